@@ -1,0 +1,50 @@
+"""kali: serve a local web application to the user's browser, single-threaded.
+
+Import what you need from here; ``kali.implementation`` keeps the 0.0.8 names
+for old apps. Importing kali sets the ``kali`` logger's level to INFO (as
+0.0.8 did) and does nothing else: no sockets, threads or handlers.
+"""
+
+import logging
+
+from . import forms, implementation, version
+from .errors import HTTPError, ProtocolError
+from .formdata import FileUpload
+from .iolist import Fragment, Markup, escape, flatten
+from .multidict import Bag
+from .protocol import Limits
+from .request import Request
+from .response import Response
+from .routing import Router, Servlet
+from .server import Server, Timeouts, serve_http
+from .static import StaticFolder
+from .templates import Template, TemplateFolder
+from .version import __version__
+
+logging.getLogger("kali").setLevel(logging.INFO)
+
+__all__ = [
+    "Bag",
+    "FileUpload",
+    "Fragment",
+    "HTTPError",
+    "Limits",
+    "Markup",
+    "ProtocolError",
+    "Request",
+    "Response",
+    "Router",
+    "Server",
+    "Servlet",
+    "StaticFolder",
+    "Template",
+    "TemplateFolder",
+    "Timeouts",
+    "__version__",
+    "escape",
+    "flatten",
+    "forms",
+    "implementation",
+    "serve_http",
+    "version",
+]

@@ -1,0 +1,236 @@
+"""Request: what the browser asked for, as plain Python values.
+
+A Request is built from plain data (method, target, version, headers, body),
+so handlers and tests need no socket: ``kali.server`` builds one from the
+wire, ``kali.testing`` builds one in-process, and an app can call
+``Request('GET', '/', 'HTTP/1.0', Bag())`` directly.
+
+The constructor parses the target and any form body at once and raises
+:class:`~kali.errors.ProtocolError` (a 4xx) on malformed input, so a handler
+never sees a half-understood request. It must not read sockets or write
+responses; the only response it makes is the redirect/404 of ``normalize``.
+"""
+
+from __future__ import annotations
+
+import json as _json
+import urllib.parse
+from collections.abc import Iterable, Mapping
+from typing import IO, TYPE_CHECKING, Any, Union
+
+from .errors import ProtocolError
+from .formdata import parse_content_type, parse_form, parse_query
+from .multidict import Bag
+from .protocol import Limits
+
+if TYPE_CHECKING:
+    from .response import Response
+
+#: A request body: bytes in memory, or a binary file (a spooled temporary
+#: file for big bodies), or nothing.
+Payload = Union[bytes, bytearray, IO[bytes], None]
+
+_DEFAULT_LIMITS = Limits()
+
+
+def _split_origin_form(target: str) -> urllib.parse.ParseResult:
+    # RFC 9112 3.2.1: origin-form is absolute-path [ "?" query ]. urlparse()
+    # would read "//evil.example/x" as a host, so split it by hand: a target
+    # starting with "/" is always a path here.
+    path, _, query = target.partition("?")
+    path = path.partition("#")[0]
+    query = query.partition("#")[0]
+    return urllib.parse.ParseResult("", "", path, "", query, "")
+
+
+def _decode_path(raw_path: str) -> list[str]:
+    try:
+        text = urllib.parse.unquote(raw_path, encoding="utf-8", errors="strict")
+    except UnicodeDecodeError:
+        raise ProtocolError("The path is not valid UTF-8.") from None
+    return text[1:].split("/") if text.startswith("/") else text.split("/")
+
+
+class Request:
+    """One HTTP request. See the README's reference for every attribute.
+
+    ``headers`` may be a Bag, a mapping or an iterable of pairs; names are
+    lower-cased. ``payload`` may be bytes or a binary file object (read from
+    its current position). Raises ProtocolError for a malformed path, query or
+    form body.
+    """
+
+    def __init__(
+        self,
+        command: str,
+        uri: str,
+        protocol: str,
+        headers: Bag | Mapping[str, str] | Iterable[tuple[str, str]] | None = None,
+        payload: Payload = None,
+        *,
+        client_address: tuple[Any, ...] | None = None,
+        debug: bool = False,
+        limits: Limits | None = None,
+    ) -> None:
+        self.command = command
+        self.uri = uri
+        self.protocol = protocol
+        self.headers = self._lower_headers(headers)
+        self.client_address = client_address
+        self.debug = debug
+        self.url = (
+            _split_origin_form(uri)
+            if uri.startswith("/")
+            else urllib.parse.urlparse(uri)
+        )
+        self.path: list[str] = _decode_path(self.url.path or "/")
+        # Filled in by the Router: how many path components belong to the
+        # mount that handles this request, and the wildcard values.
+        self.mount_depth = 0
+        self.args: Any = ()
+        self.GET = Bag(parse_query(self.url.query))
+        self._cookies: dict[str, str] | None = None
+        self._body: bytes | None = None
+        self._payload_file: IO[bytes] | None = None
+        if payload is None:
+            self._body = b""
+        elif isinstance(payload, (bytes, bytearray)):
+            self._body = bytes(payload)
+        else:
+            self._payload_file = payload
+            self._payload_start = payload.tell() if payload.seekable() else 0
+        form_source: bytes | IO[bytes] = (
+            self._body if self._body is not None else payload  # type: ignore[assignment]
+        )
+        self.POST = Bag(
+            parse_form(
+                self.headers.get("content-type"),
+                form_source,
+                limits or _DEFAULT_LIMITS,
+            )
+        )
+
+    @staticmethod
+    def _lower_headers(
+        headers: Bag | Mapping[str, str] | Iterable[tuple[str, str]] | None,
+    ) -> Bag:
+        if headers is None:
+            return Bag()
+        if isinstance(headers, Bag):
+            pairs: Iterable[tuple[str, str]] = list(headers.items())
+        elif isinstance(headers, Mapping):
+            pairs = headers.items()
+        else:
+            pairs = headers
+        return Bag((str(name).lower(), value) for name, value in pairs)
+
+    @staticmethod
+    def from_reader(reader: Any) -> Request:
+        """Read one request from a ``kali.server.ClientReader`` (0.0.8 API)."""
+        request: Request = reader.read_request()
+        return request
+
+    # -- body -------------------------------------------------------------
+
+    @property
+    def body(self) -> bytes:
+        """The raw body bytes, whatever the content type (``b''`` when absent).
+
+        A big body lives in a temporary file until this is first read.
+        """
+        if self._body is None:
+            stream = self._payload_file
+            assert stream is not None
+            if stream.seekable():
+                stream.seek(self._payload_start)
+            self._body = stream.read()
+        return self._body
+
+    @property
+    def body_file(self) -> IO[bytes] | None:
+        """The body as a binary file when it was spooled to disk, else None."""
+        return self._payload_file
+
+    def json(self) -> Any:
+        """The body decoded as UTF-8 JSON; ProtocolError (400) if empty or invalid."""
+        try:
+            return _json.loads(self.body.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError):
+            raise ProtocolError("The request body is not valid JSON.") from None
+
+    @property
+    def content_type(self) -> str:
+        """The body's media type, lower-cased, without parameters ('' if none)."""
+        return parse_content_type(self.headers.get("content-type"))[0]
+
+    @property
+    def cookies(self) -> dict[str, str]:
+        """Cookies sent by the browser (RFC 6265 ``name=value; ...``); the
+        first of two same-named cookies wins, as browsers send the most
+        specific first."""
+        if self._cookies is None:
+            jar: dict[str, str] = {}
+            for header in self.headers.get_list("cookie"):
+                for item in header.split(";"):
+                    name, sep, value = item.partition("=")
+                    name, value = name.strip(), value.strip()
+                    if not sep or not name:
+                        continue
+                    if len(value) >= 2 and value[0] == value[-1] == '"':
+                        value = value[1:-1]
+                    jar.setdefault(name, value)
+            self._cookies = jar
+        return self._cookies
+
+    # -- URLs and paths (0.0.8 API) -----------------------------------------
+
+    def normalize(self) -> Response | None:
+        """Redirect a non-canonical path (``/a/./b``, ``/a//b``, ``/a/x/../b``)
+        to its canonical form, keeping the query; 404 for ``..`` above the root;
+        None when the path is already canonical."""
+        from .response import Response
+
+        path, normal = self.path, []
+        for component in path:
+            if component == "..":
+                if not normal:
+                    return Response.generic(code=404)
+                normal.pop()
+            elif component not in ("", "."):
+                normal.append(component)
+        if path[-1] == "":
+            normal.append("")
+        if normal != path:
+            return Response.redirect(self.root_url(normal, self.GET or None))
+        return None
+
+    @staticmethod
+    def _query_string(query: Any) -> str:
+        quote = urllib.parse.quote_plus
+        return "&".join(
+            quote(str(key)) + "=" + quote(str(value)) for key, value in query.items()
+        )
+
+    def root_url(self, path: list[str], query: Any = None) -> str:
+        """``'/' + '/'.join(path)``, percent-quoted, plus ``?k=v&...`` for a
+        non-empty ``query`` (a dict or a Bag). Never starts with ``//``, so it
+        can never redirect off this host."""
+        url = "/" + urllib.parse.quote("/".join(path), safe="/").lstrip("/")
+        if query:
+            url += "?" + self._query_string(query)
+        return url
+
+    def app_url(self, path: list[str], query: Any = None) -> str:
+        """A URL under this request's mount point."""
+        return self.root_url(self.path[: self.mount_depth] + list(path), query)
+
+    def path_suffix(self) -> list[str]:
+        """The path components after the mount point."""
+        return self.path[self.mount_depth :]
+
+    def has_suffix(self) -> bool:
+        """Are there path components after the mount point?"""
+        return self.mount_depth < len(self.path)
+
+    def __repr__(self) -> str:
+        return f"<Request {self.command} {self.uri!r}>"

@@ -1,0 +1,464 @@
+"""Response: a status, headers and a body, validated when it is made.
+
+A Response is a plain value: handlers build one (or return an iolist, which
+the server wraps), middleware may replace it, and the server loop sends it.
+Everything a client could be hurt by is checked at construction: the status
+must be a real code, header names must be tokens and header values may not
+contain CR, LF or NUL (no response splitting), and ``content-length`` is
+always computed by kali.
+
+Bodies come in three kinds:
+
+* an iolist (the 0.0.8 way), flattened into byte chunks at construction, so
+  generators run inside the server's error guard;
+* a file (``Response.file``), sent with ``socket.sendfile`` where possible
+  and never read whole;
+* a stream (``Response.stream``), an iterable consumed while sending, with no
+  content-length: for exports too big to build first.
+
+This module must not touch sockets: ``kali.server`` does the sending.
+"""
+
+from __future__ import annotations
+
+import json as _json
+import logging
+import os
+import random
+import re
+import sys
+import traceback
+from collections.abc import Iterable, Iterator, Mapping
+from http import HTTPStatus
+from typing import IO, TYPE_CHECKING, Any, Union
+
+from . import version
+from .iolist import Body, escape, iter_chunks
+from .templates import Template
+
+if TYPE_CHECKING:
+    from .request import Request
+
+log = logging.getLogger("kali")
+
+Headers = Union[Mapping[str, Any], Iterable[tuple[str, Any]], None]
+
+# RFC 9110 5.6.2: field names are tokens.
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
+_FORBIDDEN_IN_VALUE = re.compile(r"[\r\n\x00]")
+
+#: Added to every response unless the app set the header itself: browsers
+#: must not guess a content type, and other sites must not frame the app
+#: (clickjacking a local app that can change data).
+DEFAULT_HEADERS = (
+    ("x-content-type-options", "nosniff"),
+    ("x-frame-options", "SAMEORIGIN"),
+)
+
+HTML_TYPE = "text/html; charset=utf-8"
+
+
+def _reason_table() -> dict[int, bytes]:
+    table = {status.value: status.phrase.encode("ascii") for status in HTTPStatus}
+    table[302] = b"Moved Temporarily"  # kept from 0.0.8 (RFC 1945's phrase)
+    return table
+
+
+def check_header(name: Any, value: Any) -> tuple[str, str]:
+    """Validate one header; returns ``(lower-case name, str value)``.
+
+    Raises ValueError for a name that is not a token or a value with CR, LF
+    or NUL in it.
+    """
+    name_text = str(name)
+    if not _TOKEN.match(name_text):
+        raise ValueError(f"invalid header name {name_text!r}")
+    value_text = str(value)
+    if _FORBIDDEN_IN_VALUE.search(value_text):
+        raise ValueError(f"header {name_text!r}: value contains CR, LF or NUL")
+    return name_text.lower(), value_text
+
+
+def _header_pairs(headers: Headers) -> list[tuple[str, str]]:
+    if headers is None:
+        return []
+    items = headers.items() if isinstance(headers, Mapping) else headers
+    return [check_header(name, value) for name, value in items]
+
+
+def _has_no_body(code: int) -> bool:
+    # RFC 9110 6.4.1: 1xx, 204 and 304 responses never carry content.
+    return code < 200 or code in (204, 304)
+
+
+class Response:
+    """An HTTP/1.0 response. ``Response(content, code=200, headers=None,
+    shut_down=False)``; ``content`` is any iolist.
+
+    Attributes: ``code``, ``shut_down``, ``headers`` (the pairs sent, lower-
+    case names), ``head`` (status line and headers as bytes), ``body`` (bytes)
+    and ``content`` (head + body, as 0.0.8 had it).
+    Raises ValueError for a bad status code or header.
+    """
+
+    REASON: dict[int, bytes] = _reason_table()
+
+    MINCED_OATHS = [
+        "Ack", "ARGH", "Aw, SNAP", "Blargh", "Blasted Thing", "Confound it",
+        "Crud", "Oh crud", "Curses", "Gack", "Dag Blammit", "Dag Nabbit",
+        "Darkness Everywhere", "Drat", "Fiddlesticks", "Flaming Flamingos",
+        "Good Grief", "Golly Gee Willikers", "Oh, Snot",
+        "Oh, Sweet Cheese and Crackers", "Great Googly Moogly", "Great Scott",
+        "Jeepers", "Heavens to Betsy", "Crikey", "Cheese and Rice all Friday",
+        "Infernal Tarnation", "Mercy", "[Insert Curse Word Here]", "Nuts",
+        "Oh Heavens", "Rats", "Wretch it all", "Whiskey Tango ....",
+        "Woe be unto me", "Woe is me",
+    ]  # fmt: skip
+
+    TEMPLATE_GENERIC = Template(
+        "<!DOCTYPE html>\n"
+        '<html><head><meta charset="utf-8"><title>{title}</title></head>\n'
+        "<body><h1>{title}</h1>\n"
+        "{.body}\n"
+        "<hr/>\n"
+        '<pre style="background:black;color:green;padding:20px;font-size:15px">'
+        "Python Version: {python_version}\r\nKali version {kali_version}</pre>\n"
+        "</body></html>\n"
+    )
+    TEMPLATE_GRIPE = Template(
+        '<p> Something went wrong during: {command} <a href="{url}">{url}</a> </p>'
+    )
+    TEMPLATE_STACK_TRACE = Template(
+        "<p> Here's a stack trace. Perhaps you can send it to the responsible "
+        "party. </p>\n"
+        '<pre style="background:red;color:white;padding:20px;font-weight:bold;'
+        'font-size:15px">{trace}</pre>\n'
+    )
+    TEMPLATE_QUIET_FAILURE = Template("<p> The details are in the server's log. </p>\n")
+
+    def __init__(
+        self,
+        content: Body,
+        *,
+        code: int = 200,
+        headers: Headers = None,
+        shut_down: bool = False,
+    ) -> None:
+        self._start(code, headers, shut_down)
+        self._chunks: list[bytes] = (
+            [] if _has_no_body(code) else list(iter_chunks(content))
+        )
+        self._length: int | None = sum(map(len, self._chunks))
+        self._finish()
+
+    def _start(self, code: int, headers: Headers, shut_down: bool) -> None:
+        if isinstance(code, bool) or not isinstance(code, int):
+            raise ValueError(f"status code must be an int, not {code!r}")
+        if not 100 <= code <= 599:
+            raise ValueError(f"status code {code} is not in 100-599")
+        self.code = code
+        self.shut_down = bool(shut_down)
+        self._app_headers = _header_pairs(headers)
+        self._chunks = []
+        self._file: IO[bytes] | None = None
+        self._file_offset = 0
+        self._stream: Iterator[bytes] | None = None
+        self._head: bytes | None = None
+
+    def _finish(self) -> None:
+        """Compute the headers actually sent from the app's and the body's."""
+        given = {name for name, _ in self._app_headers}
+        pairs = [pair for pair in self._app_headers if pair[0] != "content-length"]
+        if "content-type" not in given and not _has_no_body(self.code):
+            pairs.insert(0, ("content-type", HTML_TYPE))
+        if self._length is not None and not _has_no_body(self.code):
+            pairs.append(("content-length", str(self._length)))
+        pairs.extend(pair for pair in DEFAULT_HEADERS if pair[0] not in given)
+        self.headers: list[tuple[str, str]] = pairs
+        self._head = None
+
+    # -- reading it back --------------------------------------------------
+
+    @property
+    def reason(self) -> str:
+        return self.REASON.get(self.code, b"Unknown").decode("ascii")
+
+    @property
+    def head(self) -> bytes:
+        """Status line, headers and the blank line, ready to send."""
+        if self._head is None:
+            lines = [f"HTTP/1.0 {self.code} {self.reason}\r\n"]
+            lines.extend(f"{name}: {value}\r\n" for name, value in self.headers)
+            lines.append("\r\n")
+            self._head = "".join(lines).encode("latin-1", "replace")
+        return self._head
+
+    @property
+    def content_length(self) -> int | None:
+        """The body size, or None for a stream of unknown length."""
+        return self._length
+
+    @property
+    def body(self) -> bytes:
+        """The whole body as bytes (reads a file body; consumes a stream)."""
+        return b"".join(self.iter_body())
+
+    @property
+    def content(self) -> bytes:
+        """The whole message, as 0.0.8's ``Response.content`` was."""
+        return self.head + self.body
+
+    def get_header(self, name: str, default: str | None = None) -> str | None:
+        """The last value sent for header ``name`` (case-insensitive)."""
+        name = name.lower()
+        for key, value in reversed(self.headers):
+            if key == name:
+                return value
+        return default
+
+    @property
+    def file_span(self) -> tuple[IO[bytes], int, int] | None:
+        """``(file, offset, length)`` for a file body (the server sends it with
+        ``socket.sendfile``), else None."""
+        if self._file is None or self._length is None:
+            return None
+        return self._file, self._file_offset, self._length
+
+    def iter_body(self, chunk_bytes: int = 64 * 1024) -> Iterator[bytes]:
+        """The body in chunks of bytes, whatever its kind."""
+        if self._file is not None:
+            self._file.seek(self._file_offset)
+            remaining = self._length
+            while remaining is None or remaining > 0:
+                size = chunk_bytes if remaining is None else min(chunk_bytes, remaining)
+                block = self._file.read(size)
+                if not block:
+                    break
+                if remaining is not None:
+                    remaining -= len(block)
+                yield block
+        elif self._stream is not None:
+            stream, self._stream = self._stream, None
+            yield from stream
+        else:
+            yield from self._chunks
+
+    def close(self) -> None:
+        """Release a file body; the server calls this after sending."""
+        if self._file is not None and self._owns_file:
+            self._file.close()
+
+    _owns_file = False
+
+    # -- changing headers after construction ---------------------------------
+
+    def set_header(self, name: str, value: Any) -> Response:
+        """Replace every value of header ``name``; returns self.
+
+        Raises ValueError for a bad name or value. ``content-length`` cannot be
+        set: kali always computes it.
+        """
+        name, text = check_header(name, value)
+        if name == "content-length":
+            raise ValueError("content-length is computed by kali")
+        self._app_headers = [p for p in self._app_headers if p[0] != name]
+        self._app_headers.append((name, text))
+        self._finish()
+        return self
+
+    def add_header(self, name: str, value: Any) -> Response:
+        """Add another value for header ``name`` (e.g. ``set-cookie``); returns self."""
+        pair = check_header(name, value)
+        if pair[0] == "content-length":
+            raise ValueError("content-length is computed by kali")
+        self._app_headers.append(pair)
+        self._finish()
+        return self
+
+    def set_cookie(
+        self,
+        name: str,
+        value: str,
+        *,
+        max_age: int | None = None,
+        path: str = "/",
+        http_only: bool = True,
+        same_site: str | None = "Lax",
+        secure: bool = False,
+    ) -> Response:
+        """Add a ``set-cookie`` header (HttpOnly and SameSite=Lax by default).
+
+        ``value`` may contain only cookie-octets (RFC 6265 4.1.1); anything else
+        raises ValueError, so quote or encode it first. Returns self.
+        """
+        if not _TOKEN.match(name):
+            raise ValueError(f"invalid cookie name {name!r}")
+        if not re.fullmatch(r"[\x21\x23-\x2B\x2D-\x3A\x3C-\x5B\x5D-\x7E]*", value):
+            raise ValueError(f"cookie {name!r}: value has characters needing encoding")
+        parts = [f"{name}={value}", f"Path={path}"]
+        if max_age is not None:
+            parts.append(f"Max-Age={int(max_age)}")
+        if http_only:
+            parts.append("HttpOnly")
+        if same_site:
+            if same_site not in ("Strict", "Lax", "None"):
+                raise ValueError("same_site must be 'Strict', 'Lax' or 'None'")
+            parts.append(f"SameSite={same_site}")
+        if secure:
+            parts.append("Secure")
+        return self.add_header("set-cookie", "; ".join(parts))
+
+    def delete_cookie(self, name: str, *, path: str = "/") -> Response:
+        """Tell the browser to forget cookie ``name``; returns self."""
+        return self.set_cookie(name, "", max_age=0, path=path)
+
+    def __repr__(self) -> str:
+        return f"<Response {self.code} {self.reason}>"
+
+    # -- constructors ----------------------------------------------------------
+
+    @classmethod
+    def file(
+        cls,
+        source: str | os.PathLike[str] | IO[bytes],
+        *,
+        content_type: str = "application/octet-stream",
+        code: int = 200,
+        headers: Headers = None,
+        offset: int = 0,
+        length: int | None = None,
+        download_name: str | None = None,
+    ) -> Response:
+        """A response whose body is (a span of) a file, streamed, never read whole.
+
+        ``source`` is a path (opened here, closed after sending) or a binary file
+        object (left open for the caller). ``download_name`` adds a
+        ``content-disposition: attachment`` header. Raises OSError if the path
+        cannot be opened.
+        """
+        self = cls.__new__(cls)
+        extra = _header_pairs(headers)
+        extra.insert(0, ("content-type", content_type))
+        if download_name is not None:
+            extra.append(("content-disposition", _attachment(download_name)))
+        self._start(code, extra, False)
+        if isinstance(source, (str, os.PathLike)):
+            self._file = open(source, "rb")  # noqa: SIM115 - closed by close()
+            self._owns_file = True
+        else:
+            self._file = source
+        size = (
+            os.fstat(self._file.fileno()).st_size if _has_fileno(self._file) else None
+        )
+        if size is None:
+            self._file.seek(0, os.SEEK_END)
+            size = self._file.tell()
+        offset = max(0, min(offset, size))
+        self._file_offset = offset
+        self._length = (
+            size - offset if length is None else max(0, min(length, size - offset))
+        )
+        self._finish()
+        return self
+
+    @classmethod
+    def stream(
+        cls,
+        chunks: Iterable[Body],
+        *,
+        content_type: str = HTML_TYPE,
+        code: int = 200,
+        headers: Headers = None,
+    ) -> Response:
+        """A response whose body is produced while it is sent, with no
+        content-length (HTTP/1.0 ends it by closing the connection).
+
+        Use it only for big exports: an exception half-way through cannot
+        become an error page any more, so the browser gets a truncated body.
+        """
+        self = cls.__new__(cls)
+        extra = _header_pairs(headers)
+        extra.insert(0, ("content-type", content_type))
+        self._start(code, extra, False)
+        self._stream = iter_chunks(chunks)
+        self._length = None
+        self._finish()
+        return self
+
+    @staticmethod
+    def json(data: Any, *, code: int = 200, headers: Headers = None) -> Response:
+        """``data`` as UTF-8 JSON with ``application/json``. TypeError for
+        values JSON cannot encode."""
+        text = _json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+        pairs = [("content-type", "application/json")] + _header_pairs(headers)
+        return Response(text, code=code, headers=pairs)
+
+    @staticmethod
+    def redirect(url: str) -> Response:
+        """302 to ``url`` with an empty body; ValueError if it has CR or LF."""
+        return Response("", code=302, headers={"location": url})
+
+    @staticmethod
+    def plain_text(text: Body) -> Response:
+        """200 with ``text/plain; charset=utf-8``; ``text`` may be any iolist."""
+        return Response(text, headers={"content-type": "text/plain; charset=utf-8"})
+
+    @staticmethod
+    def generic(body: Body = None, *, title: Any = None, code: int = 200) -> Response:
+        """A plain HTML page: ``title`` (default: the reason phrase), the body
+        inserted **raw** (or "No further information."), and a version footer."""
+        if title is None or title == "" or title == b"":
+            title = Response.REASON.get(code, b"Unknown").decode("ascii")
+        page = Response.TEMPLATE_GENERIC(
+            python_version=str(sys.version),
+            kali_version=version.__version__,
+            title=title,
+            body=body or "No further information.",
+        )
+        return Response(page, code=code)
+
+    @staticmethod
+    def error_page(code: int, message: str | None = None) -> Response:
+        """A plain page for an error status; ``message`` is escaped."""
+        return Response.generic(
+            ["<p>", escape(message), "</p>"] if message else None,
+            code=code,
+        )
+
+    @staticmethod
+    def swear(request: Request, detail: Body, *, code: int = 500) -> Response:
+        """A ``generic`` page titled with a random minced oath, naming the
+        request, then ``detail`` raw."""
+        gripe = Response.TEMPLATE_GRIPE(
+            command=request.command, url=request.url.geturl()
+        )
+        title = random.choice(Response.MINCED_OATHS) + "!"
+        return Response.generic([gripe, detail], code=code, title=title)
+
+    @staticmethod
+    def from_exception(request: Request) -> Response:
+        """Call inside ``except``: a 500 page. With ``request.debug`` it shows the
+        traceback; otherwise a short note, and the traceback goes to the log."""
+        if getattr(request, "debug", False):
+            detail = Response.TEMPLATE_STACK_TRACE(trace=traceback.format_exc())
+        else:
+            log.error(
+                "During %s %s", request.command, request.uri, exc_info=sys.exc_info()
+            )
+            detail = Response.TEMPLATE_QUIET_FAILURE()
+        return Response.swear(request, detail)
+
+
+def _has_fileno(stream: IO[bytes]) -> bool:
+    try:
+        stream.fileno()
+    except (OSError, AttributeError, ValueError):
+        return False
+    return True
+
+
+def _attachment(name: str) -> str:
+    from urllib.parse import quote
+
+    ascii_name = re.sub(r'[^\x20-\x7e]|["\\]', "_", name)
+    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}"

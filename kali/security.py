@@ -1,0 +1,224 @@
+"""Localhost security checks, applied to every request head before the app runs.
+
+A local app listens on 127.0.0.1, but any web page the user visits can make
+the browser send requests there. Three checks stop that, all on by default
+except the token (see DESIGN.md, "Security for a localhost app"):
+
+* **DNS rebinding**: the ``Host`` header must name this server (``localhost``,
+  ``127.0.0.1``, ``[::1]`` or an allowed host, with no port or ours);
+  otherwise 403. Without it, a hostile page can rebind its own name to
+  127.0.0.1 and read the app's pages.
+* **Cross-site requests**: a method other than GET/HEAD whose ``Origin`` (or,
+  lacking it, ``Referer``) is not this server's own origin, or whose
+  ``Sec-Fetch-Site`` says ``cross-site``/``same-site``, gets 403. Requests
+  carrying none of these headers (curl, scripts, tests) pass.
+* **Launch token** (opt-in): a secret in the URL the browser is opened at,
+  turned into an HttpOnly SameSite=Strict cookie; requests without it get
+  403. This protects against *other local users* on a shared machine.
+
+This module decides; it never reads sockets.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import secrets
+import urllib.parse
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from .response import Response
+
+LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "[::1]"})
+SAFE_METHODS = frozenset({"GET", "HEAD"})
+TOKEN_QUERY_NAME = "kali-token"
+
+
+def is_loopback(address: str) -> bool:
+    """Is ``address`` (an IP literal or ``localhost``) a loopback address?"""
+    if address.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(address.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def host_literal(address: str) -> str:
+    """``address`` as it appears in a URL: IPv6 in brackets, names lower-cased."""
+    address = address.lower()
+    if ":" in address and not address.startswith("["):
+        return f"[{address}]"
+    return address
+
+
+def split_host(value: str) -> tuple[str, int | None] | None:
+    """``'name:port'`` → ``('name', port)``; None when malformed."""
+    value = value.strip().lower()
+    if value.startswith("["):
+        end = value.find("]")
+        if end < 0:
+            return None
+        name, rest = value[: end + 1], value[end + 1 :]
+    else:
+        name, colon, port_text = value.partition(":")
+        rest = colon + port_text
+    if not name:
+        return None
+    if not rest:
+        return name, None
+    if not rest.startswith(":") or not rest[1:].isdigit() or len(rest) > 6:
+        return None
+    return name, int(rest[1:])
+
+
+@dataclass
+class SecurityPolicy:
+    """What the server accepts. Build it with :meth:`for_server` once the port
+    is known; ``check`` then answers each request head."""
+
+    port: int
+    #: Host names (lower-case; IPv6 in brackets) the Host header may carry;
+    #: None turns the DNS-rebinding check off.
+    allowed_hosts: frozenset[str] | None
+    scheme: str = "http"
+    #: The launch secret, or None when the token check is off.
+    token: str | None = None
+    allowed_origins: frozenset[str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        hosts = self.allowed_hosts or frozenset()
+        origins = {f"{self.scheme}://{host}:{self.port}" for host in hosts}
+        default_port = 443 if self.scheme == "https" else 80
+        if self.port == default_port:
+            origins |= {f"{self.scheme}://{host}" for host in hosts}
+        self.allowed_origins = frozenset(origins)
+
+    @classmethod
+    def for_server(
+        cls,
+        address: str,
+        port: int,
+        *,
+        allowed_hosts: Iterable[str] = (),
+        token: bool | str = False,
+        scheme: str = "http",
+    ) -> SecurityPolicy:
+        """The default policy for a server bound to ``address:port``.
+
+        Bound to loopback, the Host check allows the loopback names, the bound
+        address and ``allowed_hosts``. Bound elsewhere it is off unless
+        ``allowed_hosts`` is given. ``token=True`` makes a fresh secret.
+        """
+        extra = {host_literal(host) for host in allowed_hosts}
+        hosts: frozenset[str] | None
+        if is_loopback(address):
+            hosts = LOOPBACK_NAMES | extra | {host_literal(address)}
+        elif extra:
+            hosts = LOOPBACK_NAMES | extra | {host_literal(address)}
+        else:
+            hosts = None
+        secret = (
+            token
+            if isinstance(token, str)
+            else (secrets.token_urlsafe(32) if token else None)
+        )
+        return cls(port=port, allowed_hosts=hosts, scheme=scheme, token=secret)
+
+    @property
+    def cookie_name(self) -> str:
+        # Cookies ignore ports, so two kali apps on one machine need two names.
+        return f"kali-token-{self.port}"
+
+    def launch_target(self, start: str) -> str:
+        """The path (and query) to open the browser at, with the token if any."""
+        target = "/" + start.lstrip("/")
+        if self.token is None:
+            return target
+        joiner = "&" if "?" in target else "?"
+        return f"{target}{joiner}{TOKEN_QUERY_NAME}={self.token}"
+
+    # -- the checks ----------------------------------------------------------
+
+    def is_allowed_host(self, host: str | None) -> bool:
+        if self.allowed_hosts is None or host is None:
+            return True  # HTTP/1.0 without Host is served (spec 2.2)
+        parts = split_host(host)
+        if parts is None:
+            return False
+        name, port = parts
+        return name in self.allowed_hosts and port in (None, self.port)
+
+    def is_same_origin(self, origin: str, host: str | None) -> bool:
+        origin = origin.strip().lower().rstrip("/")
+        if origin in self.allowed_origins:
+            return True
+        # Host check off (a LAN bind): same-origin means "the origin the
+        # browser itself used to reach us", i.e. the Host header.
+        return host is not None and origin == f"{self.scheme}://{host.strip().lower()}"
+
+    def check(
+        self, method: str, target: str, headers: Iterable[tuple[str, str]]
+    ) -> Response | None:
+        """None if the request may proceed, else the refusal to send."""
+        values: dict[str, str] = {}
+        cookies: list[str] = []
+        for name, value in headers:
+            if name == "cookie":
+                cookies.append(value)
+            else:
+                values.setdefault(name, value)
+        host = values.get("host")
+        if target.lower().startswith(("http://", "https://")):
+            host = urllib.parse.urlsplit(target).netloc
+        if not self.is_allowed_host(host):
+            return Response.error_page(403, "This server only answers to its own name.")
+        if method not in SAFE_METHODS and not self._is_same_site(values, host):
+            return Response.error_page(403, "Cross-site request refused.")
+        if self.token is not None:
+            return self._check_token(target, cookies)
+        return None
+
+    def _is_same_site(self, values: dict[str, str], host: str | None) -> bool:
+        origin = values.get("origin")
+        if origin is not None:
+            return self.is_same_origin(origin, host)
+        fetch_site = values.get("sec-fetch-site")
+        if fetch_site is not None and fetch_site.strip().lower() not in (
+            "same-origin",
+            "none",
+        ):
+            return False
+        referer = values.get("referer")
+        if referer is not None:
+            parts = urllib.parse.urlsplit(referer.strip())
+            return self.is_same_origin(f"{parts.scheme}://{parts.netloc}", host)
+        return True
+
+    def _check_token(self, target: str, cookies: list[str]) -> Response | None:
+        assert self.token is not None
+        for header in cookies:
+            for item in header.split(";"):
+                name, _, value = item.strip().partition("=")
+                if name == self.cookie_name and hmac.compare_digest(
+                    value.encode(), self.token.encode()
+                ):
+                    return None
+        path, _, query = target.partition("?")
+        pairs = urllib.parse.parse_qsl(query, keep_blank_values=True)
+        offered = [value for name, value in pairs if name == TOKEN_QUERY_NAME]
+        if offered and hmac.compare_digest(offered[-1].encode(), self.token.encode()):
+            rest = [(name, value) for name, value in pairs if name != TOKEN_QUERY_NAME]
+            location = (
+                "/"
+                + path.lstrip("/")
+                + ("?" + urllib.parse.urlencode(rest) if rest else "")
+            )
+            response = Response.redirect(location)
+            return response.set_cookie(
+                self.cookie_name, self.token, same_site="Strict", http_only=True
+            )
+        return Response.error_page(
+            403, "Open this app with the link it printed when it started."
+        )

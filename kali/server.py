@@ -1,0 +1,605 @@
+"""The server loop: one thread, one connection at a time, no select.
+
+This is the only module that touches sockets. It moves bytes between the
+network and the sans-IO parts (``kali.protocol`` parses, ``kali.request`` and
+``kali.response`` build values, ``kali.security`` decides), under deadlines
+so that no client can stall the loop:
+
+1. Listen with ``SO_REUSEADDR`` (``SO_EXCLUSIVEADDRUSE`` on Windows), a real
+   backlog, and on Linux ``TCP_DEFER_ACCEPT``: the kernel keeps a browser's
+   idle speculative connections out of ``accept()`` until they carry data.
+2. After ``accept()``, wait at most ``timeout`` (0.5 s) for the first bytes;
+   silence means a pre-connection, closed without a word.
+3. Read the head under a total deadline, then exactly Content-Length bytes
+   of body (spooled to a temporary file when big), under gap and total
+   deadlines.
+4. Security checks, then the handler inside the one ``except Exception``
+   boundary of kali: a failing handler is a 500 page and a log line.
+5. Send under a stall deadline (files with ``socket.sendfile``), half-close,
+   drain, close: the client sees the response, not a reset.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import sys
+import tempfile
+import threading
+import time
+import webbrowser
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import IO, Any, Union
+
+from .errors import HTTPError, ProtocolError
+from .iolist import Body
+from .multidict import Bag
+from .protocol import HeadParser, Limits, RequestHead
+from .request import Request
+from .response import Response
+from .security import SecurityPolicy, host_literal
+
+Handler = Callable[[Request], Union[Response, Body]]
+#: ``error_page(request_or_None, status, message)`` renders an error page.
+ErrorPage = Callable[[Union[Request, None], int, str], Union[Response, Body]]
+
+log = logging.getLogger("kali")
+
+#: Browsers open several connections at once; a backlog this deep never
+#: refuses one while the single thread is busy with another.
+DEFAULT_BACKLOG = 128
+#: Longer than a browser keeps an unused pre-connection (Chromium: 10 s), so
+#: idle sockets die in the kernel instead of reaching accept().
+DEFER_ACCEPT_SECONDS = 30
+RECV_BYTES = 64 * 1024
+MIB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """Deadlines, in seconds, that keep one client from stalling the loop."""
+
+    #: Silence this long after accept() means a browser pre-connection: close
+    #: it without a reply. (The ``timeout`` argument of serve_http.)
+    first_packet: float = 0.5
+    #: Longest silence between two packets of the request head; then 408.
+    head_gap: float = 0.5
+    #: The whole head must arrive within this long; then 408.
+    head_total: float = 2.0
+    #: Longest silence between two packets of the body; then 408.
+    body_gap: float = 2.0
+    #: The body must arrive within ``body_base + body_per_mib * MiB``, capped
+    #: at ``body_cap`` (a 64 MiB upload may take a minute on a slow disk VM).
+    body_base: float = 5.0
+    body_per_mib: float = 1.0
+    body_cap: float = 120.0
+    #: Sending may make no progress for this long before the connection is
+    #: dropped (a client that stopped reading).
+    send_stall: float = 5.0
+    #: After an early answer (413, 403...), read and discard what the client
+    #: is still sending for up to this long / this many bytes, so it gets the
+    #: answer instead of a connection reset.
+    drain_seconds: float = 1.0
+    drain_bytes: int = 4 * MIB
+
+    def body_deadline(self, length: int) -> float:
+        return min(self.body_cap, self.body_base + self.body_per_mib * length / MIB)
+
+
+def printable(text: Any) -> str:
+    """``text`` with control characters escaped, for log lines."""
+    value = str(text)
+    if value.isprintable():
+        return value
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in value)
+
+
+class ClientClosed(Exception):
+    """The client went away before its request was complete (nothing to answer)."""
+
+
+class ClientReader:
+    """Reads one request from an accepted socket, under the deadlines.
+
+    ``read_head()`` returns None for a silent pre-connection, and raises
+    ProtocolError (with the status to answer) for a bad or late request;
+    ``read_body(head)`` returns bytes or a spooled temporary file.
+    """
+
+    def __init__(
+        self,
+        client: socket.socket,
+        timeout: float | None = None,
+        *,
+        limits: Limits | None = None,
+        timeouts: Timeouts | None = None,
+    ) -> None:
+        self.client = client
+        self.limits = limits or Limits()
+        timeouts = timeouts or Timeouts()
+        if timeout is not None:
+            timeouts = Timeouts(**{**timeouts.__dict__, "first_packet": timeout})
+        self.timeouts = timeouts
+        self.parser = HeadParser(self.limits)
+        self.received = 0
+
+    def _recv(self, wait: float) -> bytes:
+        self.client.settimeout(max(wait, 0.001))
+        data = self.client.recv(RECV_BYTES)
+        self.received += len(data)
+        return data
+
+    def read_head(self) -> RequestHead | None:
+        try:
+            first = self._recv(self.timeouts.first_packet)
+        except socket.timeout:
+            log.info("Timed out.")
+            return None
+        if not first:
+            return None
+        deadline = time.monotonic() + self.timeouts.head_total
+        head = self.parser.feed(first)
+        while head is None:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise ProtocolError("The request head took too long.", 408)
+            try:
+                data = self._recv(min(self.timeouts.head_gap, remaining))
+            except socket.timeout:
+                raise ProtocolError("The request head took too long.", 408) from None
+            if not data:
+                self.parser.eof()
+                raise ClientClosed
+            head = self.parser.feed(data)
+        return head
+
+    def read_body(self, head: RequestHead) -> bytes | IO[bytes]:
+        length = head.content_length
+        if length == 0:
+            return b""
+        start = self.parser.trailing[:length]
+        timeouts = self.timeouts
+        deadline = time.monotonic() + timeouts.body_deadline(length)
+        spool: IO[bytes] | None = None
+        buffer = bytearray(start)
+        if length > self.limits.max_form_memory_bytes:
+            spool = tempfile.SpooledTemporaryFile(
+                max_size=self.limits.max_form_memory_bytes
+            )
+            spool.write(start)
+            buffer = bytearray()
+        got = len(start)
+        while got < length:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise ProtocolError("The request body took too long.", 408)
+            try:
+                data = self._recv(min(timeouts.body_gap, remaining))
+            except socket.timeout:
+                raise ProtocolError("The request body took too long.", 408) from None
+            if not data:
+                raise ClientClosed
+            data = data[: length - got]
+            got += len(data)
+            if spool is not None:
+                spool.write(data)
+            else:
+                buffer += data
+        if spool is not None:
+            spool.seek(0)
+            return spool
+        return bytes(buffer)
+
+    def read_request(self, **request_options: Any) -> Request:
+        """Head and body as a Request (the 0.0.8 ``Request.from_reader`` path)."""
+        head = self.read_head()
+        if head is None:
+            raise socket.timeout("no request")
+        body = self.read_body(head)
+        return build_request(head, body, limits=self.limits, **request_options)
+
+
+def build_request(
+    head: RequestHead,
+    body: bytes | IO[bytes],
+    *,
+    limits: Limits,
+    client_address: Any = None,
+    debug: bool = False,
+) -> Request:
+    return Request(
+        head.method,
+        head.target,
+        head.version,
+        Bag(head.headers),
+        body,
+        client_address=client_address,
+        debug=debug,
+        limits=limits,
+    )
+
+
+class Server:
+    """A kali server. ``serve_http`` makes one and runs it; tests and
+    embedding apps may drive it directly::
+
+        server = Server(app, port=0)
+        server.bind()            # now server.port and server.url are known
+        server.serve_forever()   # until a shut_down response or stop()
+    """
+
+    def __init__(
+        self,
+        handler: Handler,
+        *,
+        port: int = 8080,
+        address: str = "127.0.0.1",
+        timeout: float = 0.5,
+        debug: bool = False,
+        allowed_hosts: Iterable[str] = (),
+        token: bool | str = False,
+        limits: Limits | None = None,
+        timeouts: Timeouts | None = None,
+        logger: logging.Logger | None = None,
+        error_page: ErrorPage | None = None,
+        backlog: int = DEFAULT_BACKLOG,
+    ) -> None:
+        self.handler = handler
+        self.requested_port = port
+        self.address = address
+        self.debug = debug
+        self.allowed_hosts = tuple(allowed_hosts)
+        self.token = token
+        self.limits = limits or Limits()
+        base = timeouts or Timeouts()
+        self.timeouts = Timeouts(**{**base.__dict__, "first_packet": timeout})
+        self.log = logger or log
+        self.error_page = error_page
+        self.backlog = backlog
+        self.listener: socket.socket | None = None
+        self.port = port
+        self.policy: SecurityPolicy | None = None
+        self._stopping = False
+
+    # -- life cycle --------------------------------------------------------------
+
+    def bind(self) -> None:
+        """Create the listening socket. OSError (port in use...) propagates."""
+        family = socket.AF_INET6 if ":" in self.address else socket.AF_INET
+        listener = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            if sys.platform == "win32":
+                # Windows' SO_REUSEADDR lets another process steal the port.
+                listener.setsockopt(socket.SOL_SOCKET, socket.SO_EXCLUSIVEADDRUSE, 1)
+            else:
+                listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            listener.bind((self.address, self.requested_port))
+            listener.listen(self.backlog)
+            if sys.platform == "linux":
+                listener.setsockopt(
+                    socket.IPPROTO_TCP, socket.TCP_DEFER_ACCEPT, DEFER_ACCEPT_SECONDS
+                )
+        except BaseException:
+            listener.close()
+            raise
+        self.listener = listener
+        self.port = listener.getsockname()[1]
+        self.policy = SecurityPolicy.for_server(
+            self.address, self.port, allowed_hosts=self.allowed_hosts, token=self.token
+        )
+        self.log.info("Listening on %s", self.url)
+
+    @property
+    def host(self) -> str:
+        """The host to put in URLs: the bound address, or loopback for a wildcard."""
+        if self.address in ("", "0.0.0.0"):
+            return "127.0.0.1"
+        if self.address == "::":
+            return "[::1]"
+        return host_literal(self.address)
+
+    @property
+    def url(self) -> str:
+        """``http://host:port/`` of the running server."""
+        return f"http://{self.host}:{self.port}/"
+
+    def launch_url(self, start: str = "") -> str:
+        """The URL to open the browser at (with the launch token, if on)."""
+        assert self.policy is not None, "bind() first"
+        return f"http://{self.host}:{self.port}" + self.policy.launch_target(start)
+
+    def open_browser(self, start: str = "") -> None:
+        """Open the user's browser at ``start`` in a daemon thread (never blocks)."""
+        url = self.launch_url(start)
+        self.log.info("Opening %s", url)
+
+        def launch() -> None:
+            try:
+                if not webbrowser.open(url):
+                    self.log.warning("No browser found; visit %s", url)
+            except Exception:
+                self.log.exception("Could not open a browser; visit %s", url)
+
+        threading.Thread(target=launch, name="kali-browser", daemon=True).start()
+
+    def stop(self) -> None:
+        """Ask the loop to end after the current request (thread-safe)."""
+        self._stopping = True
+        listener = self.listener
+        if listener is None:
+            return
+        try:  # wake accept() with a connection that closes at once
+            with socket.create_connection(
+                (self.host.strip("[]"), self.port), timeout=1
+            ) as poke:
+                poke.sendall(b"\r\n")
+        except OSError:
+            pass
+
+    def close(self) -> None:
+        if self.listener is not None:
+            self.listener.close()
+            self.listener = None
+
+    def serve_forever(self) -> None:
+        """Serve until a ``shut_down`` response or ``stop()``; then close.
+
+        KeyboardInterrupt and SystemExit propagate after the sockets are closed.
+        """
+        if self.listener is None:
+            self.bind()
+        listener = self.listener
+        assert listener is not None
+        try:
+            while not self._stopping:
+                try:
+                    client, address = listener.accept()
+                except OSError:
+                    if self._stopping:
+                        break
+                    self.log.exception("accept() failed; retrying")
+                    time.sleep(0.1)
+                    continue
+                try:
+                    if self._stopping:
+                        break
+                    if self.serve_connection(client, address):
+                        break
+                finally:
+                    client.close()
+        finally:
+            self.close()
+            self.log.info("Shutting Down.")
+
+    # -- one connection --------------------------------------------------------
+
+    def serve_connection(self, client: socket.socket, address: Any) -> bool:
+        """Answer one connection. True when the response asked to shut down."""
+        started = time.monotonic()
+        try:
+            client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            pass
+        reader = ClientReader(client, limits=self.limits, timeouts=self.timeouts)
+        head: RequestHead | None = None
+        try:
+            head = reader.read_head()
+            if head is None:
+                return False
+            assert self.policy is not None
+            refusal = self.policy.check(head.method, head.target, head.headers)
+            if refusal is not None:
+                self._finish(client, head, refusal, started, complete=False)
+                return False
+            if (
+                head.expect_continue
+                and len(reader.parser.trailing) < head.content_length
+            ):
+                client.settimeout(self.timeouts.send_stall)
+                client.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
+            body = reader.read_body(head)
+            request = build_request(
+                head,
+                body,
+                limits=self.limits,
+                client_address=address,
+                debug=self.debug,
+            )
+        except ClientClosed:
+            self.log.info("Client closed before its request was complete.")
+            return False
+        except ProtocolError as error:
+            self.log.info("Refused: %d %s", error.status, printable(error.message))
+            response = self.render_error(None, error.status, error.message)
+            self._finish(client, head, response, started, complete=False)
+            return False
+        except OSError as error:
+            self.log.info("Connection failed while reading: %s", error)
+            return False
+        response = self.respond(request)
+        self._finish(client, head, response, started, complete=True)
+        return response.shut_down
+
+    def respond(self, request: Request) -> Response:
+        """Run the handler inside kali's one error boundary."""
+        try:
+            result = self.handler(request)
+            return result if isinstance(result, Response) else Response(result)
+        except HTTPError as error:
+            return self.render_error(
+                request, error.status, error.message, error.headers
+            )
+        except ProtocolError as error:
+            return self.render_error(request, error.status, error.message)
+        except Exception:
+            self.log.exception(
+                "During %s %s", printable(request.command), printable(request.uri)
+            )
+            if self.debug:
+                return Response.from_exception(request)
+            return self.render_error(request, 500, "")
+
+    def render_error(
+        self,
+        request: Request | None,
+        status: int,
+        message: str,
+        headers: Iterable[tuple[str, str]] = (),
+    ) -> Response:
+        """The error page for ``status``: the app's ``error_page`` if it has one
+        (falling back to kali's plain page if that fails), else kali's."""
+        response: Response | None = None
+        if self.error_page is not None:
+            try:
+                result = self.error_page(request, status, message)
+                response = (
+                    result
+                    if isinstance(result, Response)
+                    else Response(result, code=status)
+                )
+            except Exception:
+                self.log.exception("The error_page function failed")
+        if response is None:
+            response = Response.error_page(status, message if status < 500 else None)
+        for name, value in headers:
+            response.add_header(name, value)
+        return response
+
+    def _finish(
+        self,
+        client: socket.socket,
+        head: RequestHead | None,
+        response: Response,
+        started: float,
+        *,
+        complete: bool,
+    ) -> None:
+        head_only = head is not None and head.method == "HEAD"
+        try:
+            self._send(client, response, head_only)
+        except OSError as error:
+            self.log.info("Failed to send: %s", error)
+        finally:
+            response.close()
+        self.log.info(
+            '%s "%s %s" %d %s %.1fms',
+            self._peer(client),
+            printable(head.method) if head else "-",
+            printable(head.target) if head else "-",
+            response.code,
+            response.content_length if response.content_length is not None else "-",
+            (time.monotonic() - started) * 1000,
+        )
+        self._close(client, drain=not complete)
+
+    @staticmethod
+    def _peer(client: socket.socket) -> str:
+        try:
+            return str(client.getpeername()[0])
+        except OSError:
+            return "-"
+
+    def _send(self, client: socket.socket, response: Response, head_only: bool) -> None:
+        client.settimeout(self.timeouts.send_stall)
+        head = response.head
+        if head_only:
+            client.sendall(head)
+            return
+        span = response.file_span
+        if span is not None:
+            client.sendall(head)
+            file, offset, count = span
+            if count:
+                client.sendfile(file, offset, count)
+            return
+        pending = head
+        for chunk in response.iter_body():
+            if pending is not None:
+                if len(pending) + len(chunk) <= 256 * 1024:
+                    client.sendall(pending + chunk)
+                    pending = None
+                    continue
+                client.sendall(pending)
+                pending = None
+            client.sendall(chunk)
+        if pending is not None:
+            client.sendall(pending)
+
+    def _close(self, client: socket.socket, *, drain: bool) -> None:
+        """Half-close, discard what the client still sends, close.
+
+        Closing a socket with unread input makes the kernel send a reset, and
+        a reset can destroy the response before the client reads it.
+        """
+        try:
+            client.shutdown(socket.SHUT_WR)
+        except OSError:
+            client.close()
+            return
+        try:
+            if drain:
+                deadline = time.monotonic() + self.timeouts.drain_seconds
+                budget = self.timeouts.drain_bytes
+                while budget > 0:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        break
+                    client.settimeout(min(remaining, 0.2))
+                    data = client.recv(RECV_BYTES)
+                    if not data:
+                        break
+                    budget -= len(data)
+            else:
+                client.setblocking(False)
+                while client.recv(RECV_BYTES):
+                    pass
+        except OSError:  # includes timeouts and "would block"
+            pass
+        finally:
+            client.close()
+
+
+def serve_http(
+    handle: Handler,
+    *,
+    port: int = 8080,
+    address: str = "127.0.0.1",
+    start: str | None = "",
+    timeout: float = 0.5,
+    debug: bool = False,
+    allowed_hosts: Iterable[str] = (),
+    token: bool | str = False,
+    limits: Limits | None = None,
+    timeouts: Timeouts | None = None,
+    logger: logging.Logger | None = None,
+    error_page: ErrorPage | None = None,
+) -> None:
+    """Serve ``handle`` to the local browser until a ``shut_down`` response.
+
+    ``handle(request)`` returns a Response or an iolist. The browser opens at
+    ``start`` (``None``: don't). ``timeout`` is the first-packet timeout,
+    ``debug`` shows tracebacks in 500 pages, ``allowed_hosts`` extends the
+    Host allowlist, ``token=True`` requires the launch token, ``limits`` and
+    ``timeouts`` override the defaults of :class:`Limits` and
+    :class:`Timeouts`, ``error_page(request, status, message)`` renders error
+    pages. ``port=0`` picks a free port. OSError from binding propagates before
+    any browser opens.
+    """
+    server = Server(
+        handle,
+        port=port,
+        address=address,
+        timeout=timeout,
+        debug=debug,
+        allowed_hosts=allowed_hosts,
+        token=token,
+        limits=limits,
+        timeouts=timeouts,
+        logger=logger,
+        error_page=error_page,
+    )
+    server.bind()
+    if start is not None:
+        server.open_browser(start)
+    server.serve_forever()

@@ -1,0 +1,81 @@
+import sqlite3
+
+import pytest
+
+from kali.iolist import Fragment, Markup, escape, flatten, iter_bytes, iter_chunks
+
+
+@pytest.mark.parametrize(
+    "body, expected",
+    [
+        ("héllo", "héllo".encode()),
+        (b"raw", b"raw"),
+        (bytearray(b"ba"), b"ba"),
+        (memoryview(b"mv"), b"mv"),
+        (None, b"None"),
+        (42, b"42"),
+        (3.5, b"3.5"),
+        (["a", [b"b", ("c", ["d"])]], b"abcd"),
+        ((x for x in ["g", "en"]), b"gen"),
+        ({"k": "v", "n": 1}, b"k: v\r\nn: 1\r\n"),
+        ("\udc80", b"?"),
+        (Markup("<b>"), b"<b>"),
+        (Fragment([b"<i>", "x"]), b"<i>x"),
+        ([], b""),
+    ],
+)
+def test_flatten_rules(body, expected):
+    assert flatten(body) == expected
+
+
+def test_sqlite_row_is_walked():
+    db = sqlite3.connect(":memory:")
+    db.row_factory = sqlite3.Row
+    row = db.execute("select 'a' as x, 2 as y").fetchone()
+    assert flatten(row) == b"a2"
+    db.close()
+
+
+def test_deep_nesting_does_not_recurse():
+    body: list = []
+    for _ in range(100_000):
+        body = [body, "x"]
+    assert flatten(body) == b"x" * 100_000
+
+
+def test_chunks_coalesce_small_pieces_and_pass_big_ones():
+    pieces = ["a"] * 10 + [b"B" * 100] + ["c"] * 5
+    chunks = list(iter_chunks(pieces, chunk_bytes=8))
+    assert b"".join(chunks) == flatten(pieces)
+    assert chunks[0] == b"aaaaaaaa"
+    assert b"B" * 100 in chunks
+    assert all(len(c) >= 1 for c in chunks)
+
+
+def test_iter_bytes_skips_empty_pieces():
+    assert list(iter_bytes(["", b"", "x"])) == [b"x"]
+
+
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        ("<a href='x'>&\"", "&lt;a href=&#x27;x&#x27;&gt;&amp;&quot;"),
+        (None, ""),
+        (5, "5"),
+        (Markup("<b>"), "<b>"),
+    ],
+)
+def test_escape(value, expected):
+    result = escape(value)
+    assert result == expected
+    assert isinstance(result, Markup)
+    assert result.__html__() == result
+
+
+def test_escape_uses_dunder_html():
+    class Widget:
+        def __html__(self):
+            return "<w/>"
+
+    assert escape(Widget()) == "<w/>"
+    assert Markup.escape("<") == "&lt;"
