@@ -190,7 +190,8 @@ class Request:
         None when the path is already canonical."""
         from .response import Response
 
-        path, normal = self.path, []
+        path = self.path
+        normal: list[str] = []
         for component in path:
             if component == "..":
                 if not normal:

@@ -513,7 +513,7 @@ class Server:
             if count:
                 client.sendfile(file, offset, count)
             return
-        pending = head
+        pending: bytes | None = head
         for chunk in response.iter_body():
             if pending is not None:
                 if len(pending) + len(chunk) <= 256 * 1024:
