@@ -182,6 +182,25 @@ class Request:
             self._cookies = jar
         return self._cookies
 
+    def close(self) -> None:
+        """Release the spooled body and uploaded files (temporary files).
+
+        The server calls this once the response is sent; call it yourself for
+        a Request you built with a file payload or uploads.
+        """
+        for _, value in self.POST.items():
+            closer = getattr(value, "close", None)
+            if closer is not None:
+                closer()
+        if self._payload_file is not None:
+            self._payload_file.close()
+
+    def __enter__(self) -> Request:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
     # -- URLs and paths (0.0.8 API) -----------------------------------------
 
     def normalize(self) -> Response | None:

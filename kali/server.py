@@ -208,16 +208,21 @@ def build_request(
     client_address: Any = None,
     debug: bool = False,
 ) -> Request:
-    return Request(
-        head.method,
-        head.target,
-        head.version,
-        Bag(head.headers),
-        body,
-        client_address=client_address,
-        debug=debug,
-        limits=limits,
-    )
+    try:
+        return Request(
+            head.method,
+            head.target,
+            head.version,
+            Bag(head.headers),
+            body,
+            client_address=client_address,
+            debug=debug,
+            limits=limits,
+        )
+    except BaseException:
+        if not isinstance(body, bytes):
+            body.close()
+        raise
 
 
 class Server:
@@ -417,8 +422,11 @@ class Server:
         except OSError as error:
             self.log.info("Connection failed while reading: %s", error)
             return False
-        response = self.respond(request)
-        self._finish(client, head, response, started, complete=True)
+        try:
+            response = self.respond(request)
+            self._finish(client, head, response, started, complete=True)
+        finally:
+            request.close()
         return response.shut_down
 
     def respond(self, request: Request) -> Response:

@@ -1,0 +1,187 @@
+"""Formlet: the GET / POST / save workflow of a record form, as a servlet.
+
+Subclass :class:`Formlet`, hand its constructor a dict of form elements, and
+fill in three methods; mount the class with ``@router.servlet(...)``::
+
+    @router.servlet("/person/*")
+    class EditPerson(Formlet):
+        def __init__(self, person_id):
+            super().__init__({"name": Entry(label="Name")})
+            self.person_id = int(person_id)
+
+        def get_native(self):
+            sql = "SELECT * FROM person WHERE id=?"
+            return db.execute(sql, [self.person_id]).fetchone()
+
+        def display(self, fields, errors):
+            return PAGE(**fields, errors=errors)
+
+        def save(self, native, request):
+            sql = "UPDATE person SET name=? WHERE id=?"
+            db.execute(sql, [native["name"], self.person_id])
+            db.commit()
+            return Response.redirect("/people")
+
+A GET shows the record; a POST converts and validates every field and, on
+any error, shows the form again with the user's own input and a message per
+field; otherwise it calls ``save``, which may still refuse with
+:class:`SaveError`. Give ``guard=SubmitGuard()`` to a create form so that a
+double click or a reload does not save twice.
+
+This module is the routing-layer end of ``kali.forms``: the only one that
+knows servlets, requests and responses. The conversion work is
+:class:`~kali.forms.form.Form`'s.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from ..iolist import Markup
+from ..request import Request
+from ..response import Response
+from ..routing import Servlet
+from .elements import FormElement
+from .form import Form, SaveError
+from .guard import SubmitGuard, TokenState
+from .widgets import render_errors
+
+__all__ = ["Formlet"]
+
+#: Shown (under the guard's field name) when a form comes back with a token the
+#: guard does not know: issued before a restart, or forgotten as too old.
+EXPIRED_MESSAGE = (
+    "This form had expired, so it was not saved yet. Check it and save it again."
+)
+
+
+class Formlet(Servlet):
+    """A servlet for a form that creates or edits one record.
+
+    ``elements`` maps field names to :class:`~kali.forms.elements.FormElement`
+    objects; ``guard`` (a :class:`~kali.forms.guard.SubmitGuard` created once
+    by the app) makes the form save at most once per display. The attributes
+    ``elements``, ``guard`` and ``request`` (None until ``do_GET`` or
+    ``do_POST`` sets it) are there for the subclass to use.
+    """
+
+    #: A subclass may also set the guard as a class attribute.
+    guard: SubmitGuard | None = None
+
+    def __init__(
+        self,
+        elements: Mapping[str, FormElement],
+        *,
+        guard: SubmitGuard | None = None,
+    ) -> None:
+        self.elements = elements
+        self.request: Request | None = None
+        if guard is not None:
+            self.guard = guard
+        self._token = ""
+
+    # -- to fill in ------------------------------------------------------
+
+    def get_native(self) -> Any:
+        """The record the form starts from: a dict or ``sqlite3.Row`` (or None).
+
+        Missing fields read as None, so ``{}`` is a blank "create" form.
+        """
+        raise NotImplementedError(type(self))
+
+    def display(self, fields: dict[str, Any], errors: dict[str, Any]) -> Any:
+        """Show the form; return a Response or an iolist.
+
+        ``fields`` maps each field name to its trusted HTML (plus, with a
+        guard, the guard's field name to the hidden token input); ``errors``
+        maps field names to messages, and is empty on the first display.
+        Inserted in a template as ``{errors}``, it gives ``name: message``
+        lines; :meth:`render_errors` gives an HTML list.
+        """
+        raise NotImplementedError(type(self))
+
+    def semantic_checks(self, native: dict[str, Any], errors: dict[str, Any]) -> None:
+        """Check the fields against each other; add messages to ``errors``.
+
+        Runs only when every field converted cleanly. Does nothing by default.
+        """
+
+    def save(self, native: dict[str, Any], request: Request) -> Any:
+        """Store the converted values and return the answer (usually a redirect).
+
+        Raise :class:`SaveError` with an errors dict to show the form again.
+        """
+        raise NotImplementedError(type(self))
+
+    def answer_resubmission(self, outcome: Any) -> Any:
+        """Answer a form posted again after it was saved (guarded forms only).
+
+        ``outcome`` is what ``save`` returned the first time. The default
+        sends the same Response again when it can (typically the redirect to
+        the new record), and otherwise a short page saying it was saved.
+        """
+        if (
+            isinstance(outcome, Response)
+            and outcome.content_length is not None
+            and outcome.file_span is None
+        ):
+            return outcome
+        return Response.generic(
+            Markup("<p>This form was already saved; it was not saved again.</p>"),
+            title="Already saved",
+        )
+
+    # -- helpers for display -----------------------------------------------
+
+    def render_errors(self, errors: Mapping[str, Any]) -> Markup:
+        """``errors`` as an escaped HTML list, fields named by their labels."""
+        labels = Form(self.elements).labels()
+        if self.guard is not None:
+            labels[self.guard.field_name] = ""
+        return render_errors(errors, labels)
+
+    # -- the workflow ------------------------------------------------------
+
+    def _display(self, intermediate: dict[str, Any], errors: dict[str, Any]) -> Any:
+        fields = Form(self.elements).render(intermediate)
+        if self.guard is not None:
+            if not self._token:
+                self._token = self.guard.issue()
+            fields[self.guard.field_name] = self.guard.render(self._token)
+        return self.display(fields, errors)
+
+    def do_GET(self, request: Request) -> Any:  # noqa: N802 (HTTP method name)
+        """Show the form filled from :meth:`get_native`."""
+        self.request = request
+        self._token = ""
+        return self._display(Form(self.elements).from_native(self.get_native()), {})
+
+    def do_POST(self, request: Request) -> Any:  # noqa: N802
+        """Convert and check the posted form; save it, or show it again."""
+        self.request = request
+        self._token = ""
+        guard = self.guard
+        state = TokenState.UNKNOWN
+        if guard is not None:
+            token = guard.token_from(request.POST)
+            state = guard.state(token)
+            if state is TokenState.USED:
+                return self.answer_resubmission(guard.outcome(token))
+            if state is TokenState.PENDING:
+                self._token = token
+        posted = Form(self.elements).parse(request.POST)
+        errors: dict[str, Any] = posted.errors
+        if not errors:
+            self.semantic_checks(posted.native, errors)
+        if not errors and guard is not None and state is not TokenState.PENDING:
+            errors[guard.field_name] = EXPIRED_MESSAGE
+        if errors:
+            return self._display(posted.intermediate, errors)
+        try:
+            outcome = self.save(posted.native, request)
+        except SaveError as error:
+            return self._display(posted.intermediate, error.errors)
+        if guard is not None:
+            guard.complete(self._token, outcome)
+        return outcome
