@@ -22,23 +22,35 @@ so that no client can stall the loop:
 from __future__ import annotations
 
 import logging
+import queue
 import socket
 import sys
-import tempfile
 import threading
 import time
 import webbrowser
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import IO, Any, Union
+from typing import TYPE_CHECKING, Any, Union
 
+from .connection import (
+    RECV_BYTES,
+    ClientClosed,
+    ClientReader,
+    Timeouts,
+    build_request,
+    printable,
+)
 from .errors import HTTPError, ProtocolError
 from .iolist import Body
-from .multidict import Bag
-from .protocol import HeadParser, Limits, RequestHead
+from .protocol import Limits, RequestHead
 from .request import Request
 from .response import Response
 from .security import SecurityPolicy, host_literal
+
+if TYPE_CHECKING:
+    import ssl
+
+__all__ = ["ClientReader", "Server", "Timeouts", "serve_http"]
 
 Handler = Callable[[Request], Union[Response, Body]]
 #: ``error_page(request_or_None, status, message)`` renders an error page.
@@ -52,177 +64,13 @@ DEFAULT_BACKLOG = 128
 #: Longer than a browser keeps an unused pre-connection (Chromium: 10 s), so
 #: idle sockets die in the kernel instead of reaching accept().
 DEFER_ACCEPT_SECONDS = 30
-RECV_BYTES = 64 * 1024
-MIB = 1024 * 1024
 
 
-@dataclass(frozen=True)
-class Timeouts:
-    """Deadlines, in seconds, that keep one client from stalling the loop."""
-
-    #: Silence this long after accept() means a browser pre-connection: close
-    #: it without a reply. (The ``timeout`` argument of serve_http.)
-    first_packet: float = 0.5
-    #: Longest silence between two packets of the request head; then 408.
-    head_gap: float = 0.5
-    #: The whole head must arrive within this long; then 408.
-    head_total: float = 2.0
-    #: Longest silence between two packets of the body; then 408.
-    body_gap: float = 2.0
-    #: The body must arrive within ``body_base + body_per_mib * MiB``, capped
-    #: at ``body_cap`` (a 64 MiB upload may take a minute on a slow disk VM).
-    body_base: float = 5.0
-    body_per_mib: float = 1.0
-    body_cap: float = 120.0
-    #: Sending may make no progress for this long before the connection is
-    #: dropped (a client that stopped reading).
-    send_stall: float = 5.0
-    #: After an early answer (413, 403...), read and discard what the client
-    #: is still sending for up to this long / this many bytes, so it gets the
-    #: answer instead of a connection reset.
-    drain_seconds: float = 1.0
-    drain_bytes: int = 4 * MIB
-
-    def body_deadline(self, length: int) -> float:
-        return min(self.body_cap, self.body_base + self.body_per_mib * length / MIB)
-
-
-def printable(text: Any) -> str:
-    """``text`` with control characters escaped, for log lines."""
-    value = str(text)
-    if value.isprintable():
-        return value
-    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in value)
-
-
-class ClientClosed(Exception):
-    """The client went away before its request was complete (nothing to answer)."""
-
-
-class ClientReader:
-    """Reads one request from an accepted socket, under the deadlines.
-
-    ``read_head()`` returns None for a silent pre-connection, and raises
-    ProtocolError (with the status to answer) for a bad or late request;
-    ``read_body(head)`` returns bytes or a spooled temporary file.
-    """
-
-    def __init__(
-        self,
-        client: socket.socket,
-        timeout: float | None = None,
-        *,
-        limits: Limits | None = None,
-        timeouts: Timeouts | None = None,
-    ) -> None:
-        self.client = client
-        self.limits = limits or Limits()
-        timeouts = timeouts or Timeouts()
-        if timeout is not None:
-            timeouts = Timeouts(**{**timeouts.__dict__, "first_packet": timeout})
-        self.timeouts = timeouts
-        self.parser = HeadParser(self.limits)
-        self.received = 0
-
-    def _recv(self, wait: float) -> bytes:
-        self.client.settimeout(max(wait, 0.001))
-        data = self.client.recv(RECV_BYTES)
-        self.received += len(data)
-        return data
-
-    def read_head(self) -> RequestHead | None:
-        try:
-            first = self._recv(self.timeouts.first_packet)
-        except socket.timeout:
-            log.info("Timed out.")
-            return None
-        if not first:
-            return None
-        deadline = time.monotonic() + self.timeouts.head_total
-        head = self.parser.feed(first)
-        while head is None:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise ProtocolError("The request head took too long.", 408)
-            try:
-                data = self._recv(min(self.timeouts.head_gap, remaining))
-            except socket.timeout:
-                raise ProtocolError("The request head took too long.", 408) from None
-            if not data:
-                self.parser.eof()
-                raise ClientClosed
-            head = self.parser.feed(data)
-        return head
-
-    def read_body(self, head: RequestHead) -> bytes | IO[bytes]:
-        length = head.content_length
-        if length == 0:
-            return b""
-        start = self.parser.trailing[:length]
-        timeouts = self.timeouts
-        deadline = time.monotonic() + timeouts.body_deadline(length)
-        spool: IO[bytes] | None = None
-        buffer = bytearray(start)
-        if length > self.limits.max_form_memory_bytes:
-            spool = tempfile.SpooledTemporaryFile(
-                max_size=self.limits.max_form_memory_bytes
-            )
-            spool.write(start)
-            buffer = bytearray()
-        got = len(start)
-        while got < length:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise ProtocolError("The request body took too long.", 408)
-            try:
-                data = self._recv(min(timeouts.body_gap, remaining))
-            except socket.timeout:
-                raise ProtocolError("The request body took too long.", 408) from None
-            if not data:
-                raise ClientClosed
-            data = data[: length - got]
-            got += len(data)
-            if spool is not None:
-                spool.write(data)
-            else:
-                buffer += data
-        if spool is not None:
-            spool.seek(0)
-            return spool
-        return bytes(buffer)
-
-    def read_request(self, **request_options: Any) -> Request:
-        """Head and body as a Request (the 0.0.8 ``Request.from_reader`` path)."""
-        head = self.read_head()
-        if head is None:
-            raise socket.timeout("no request")
-        body = self.read_body(head)
-        return build_request(head, body, limits=self.limits, **request_options)
-
-
-def build_request(
-    head: RequestHead,
-    body: bytes | IO[bytes],
-    *,
-    limits: Limits,
-    client_address: Any = None,
-    debug: bool = False,
-) -> Request:
-    try:
-        return Request(
-            head.method,
-            head.target,
-            head.version,
-            Bag(head.headers),
-            body,
-            client_address=client_address,
-            debug=debug,
-            limits=limits,
-        )
-    except BaseException:
-        if not isinstance(body, bytes):
-            body.close()
-        raise
+@dataclass
+class _Ticker:
+    interval: float
+    due: float
+    function: Callable[[], None]
 
 
 class Server:
@@ -249,6 +97,7 @@ class Server:
         logger: logging.Logger | None = None,
         error_page: ErrorPage | None = None,
         backlog: int = DEFAULT_BACKLOG,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self.handler = handler
         self.requested_port = port
@@ -263,9 +112,16 @@ class Server:
         self.error_page = error_page
         self.backlog = backlog
         self.listener: socket.socket | None = None
+        self._thread: threading.Thread | None = None
         self.port = port
         self.policy: SecurityPolicy | None = None
+        self.ssl_context = ssl_context
         self._stopping = False
+        # Work handed to the server thread by other threads (call_soon), and
+        # periodic work (every): both run between requests, never during one.
+        self._tasks: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
+        self._tickers: list[_Ticker] = []
+        self._poke_addresses: set[Any] = set()
 
     # -- life cycle --------------------------------------------------------------
 
@@ -291,7 +147,11 @@ class Server:
         self.listener = listener
         self.port = listener.getsockname()[1]
         self.policy = SecurityPolicy.for_server(
-            self.address, self.port, allowed_hosts=self.allowed_hosts, token=self.token
+            self.address,
+            self.port,
+            allowed_hosts=self.allowed_hosts,
+            token=self.token,
+            scheme=self.scheme,
         )
         self.log.info("Listening on %s", self.url)
 
@@ -305,14 +165,19 @@ class Server:
         return host_literal(self.address)
 
     @property
+    def scheme(self) -> str:
+        return "http" if self.ssl_context is None else "https"
+
+    @property
     def url(self) -> str:
         """``http://host:port/`` of the running server."""
-        return f"http://{self.host}:{self.port}/"
+        return f"{self.scheme}://{self.host}:{self.port}/"
 
     def launch_url(self, start: str = "") -> str:
         """The URL to open the browser at (with the launch token, if on)."""
         assert self.policy is not None, "bind() first"
-        return f"http://{self.host}:{self.port}" + self.policy.launch_target(start)
+        origin = f"{self.scheme}://{self.host}:{self.port}"
+        return origin + self.policy.launch_target(start)
 
     def open_browser(self, start: str = "") -> None:
         """Open the user's browser at ``start`` in a daemon thread (never blocks)."""
@@ -329,18 +194,69 @@ class Server:
         threading.Thread(target=launch, name="kali-browser", daemon=True).start()
 
     def stop(self) -> None:
-        """Ask the loop to end after the current request (thread-safe)."""
+        """Ask the loop to end after the current request.
+
+        Safe to call from any thread, or from a handler or task.
+        """
         self._stopping = True
-        listener = self.listener
-        if listener is None:
+        if threading.current_thread() is not self._thread:
+            self._wake()
+
+    def call_soon(self, function: Callable[[], None]) -> None:
+        """Run ``function()`` on the server thread between two requests.
+
+        Safe to call from any thread: this is how another thread (a console,
+        a timer) hands work to a single-threaded app without racing a request.
+        """
+        self._tasks.put(function)
+        if threading.current_thread() is not self._thread:
+            self._wake()
+
+    def every(self, seconds: float, function: Callable[[], None]) -> None:
+        """Run ``function()`` on the server thread about every ``seconds``,
+        between requests (``accept()`` waits at most that long)."""
+        if seconds <= 0:
+            raise ValueError("the interval must be positive")
+        self._tickers.append(_Ticker(seconds, time.monotonic() + seconds, function))
+
+    def _wake(self) -> None:
+        """Make a blocked ``accept()`` return: connect to ourselves and send a
+        byte (TCP_DEFER_ACCEPT holds back connections that send nothing)."""
+        if self.listener is None:
             return
-        try:  # wake accept() with a connection that closes at once
+        try:
             with socket.create_connection(
                 (self.host.strip("[]"), self.port), timeout=1
             ) as poke:
-                poke.sendall(b"\r\n")
+                self._poke_addresses.add(poke.getsockname())
+                poke.sendall(b"\n")
         except OSError:
             pass
+
+    def _run_pending(self) -> None:
+        """Run queued tasks and due tickers; a failure is logged, never fatal."""
+        jobs: list[Callable[[], None]] = []
+        while True:
+            try:
+                jobs.append(self._tasks.get_nowait())
+            except queue.Empty:
+                break
+        now = time.monotonic()
+        for ticker in self._tickers:
+            if ticker.due <= now:
+                ticker.due = now + ticker.interval
+                jobs.append(ticker.function)
+        for job in jobs:
+            try:
+                job()
+            except Exception:
+                self.log.exception("A background task failed")
+
+    def _accept_timeout(self) -> float | None:
+        if not self._tickers:
+            return None
+        due = min(ticker.due for ticker in self._tickers)
+        return max(0.0, due - time.monotonic())
 
     def close(self) -> None:
         if self.listener is not None:
@@ -356,10 +272,17 @@ class Server:
             self.bind()
         listener = self.listener
         assert listener is not None
+        self._thread = threading.current_thread()
         try:
             while not self._stopping:
+                self._run_pending()
+                if self._stopping:
+                    break
+                listener.settimeout(self._accept_timeout())
                 try:
                     client, address = listener.accept()
+                except socket.timeout:
+                    continue  # time for a ticker
                 except OSError:
                     if self._stopping:
                         break
@@ -367,8 +290,9 @@ class Server:
                     time.sleep(0.1)
                     continue
                 try:
-                    if self._stopping:
-                        break
+                    if address in self._poke_addresses:
+                        self._poke_addresses.discard(address)
+                        continue
                     if self.serve_connection(client, address):
                         break
                 finally:
@@ -386,6 +310,11 @@ class Server:
             client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         except OSError:
             pass
+        if self.ssl_context is not None:
+            secure = self._handshake(client)
+            if secure is None:
+                return False
+            client = secure
         reader = ClientReader(client, limits=self.limits, timeouts=self.timeouts)
         head: RequestHead | None = None
         try:
@@ -428,6 +357,25 @@ class Server:
         finally:
             request.close()
         return response.shut_down
+
+    def _handshake(self, client: socket.socket) -> socket.socket | None:
+        """TLS server handshake within the first-packet timeout; None on failure."""
+        assert self.ssl_context is not None
+        try:
+            secure = self.ssl_context.wrap_socket(
+                client, server_side=True, do_handshake_on_connect=False
+            )
+        except OSError as error:
+            self.log.info("TLS setup failed: %s", error)
+            return None
+        try:
+            secure.settimeout(self.timeouts.first_packet + self.timeouts.head_total)
+            secure.do_handshake()
+        except OSError as error:  # ssl.SSLError and timeouts are OSErrors
+            self.log.info("TLS handshake failed: %s", error)
+            secure.close()
+            return None
+        return secure
 
     def respond(self, request: Request) -> Response:
         """Run the handler inside kali's one error boundary."""
@@ -582,6 +530,8 @@ def serve_http(
     timeouts: Timeouts | None = None,
     logger: logging.Logger | None = None,
     error_page: ErrorPage | None = None,
+    ssl_context: ssl.SSLContext | None = None,
+    on_ready: Callable[[Server], None] | None = None,
 ) -> None:
     """Serve ``handle`` to the local browser until a ``shut_down`` response.
 
@@ -591,8 +541,10 @@ def serve_http(
     Host allowlist, ``token=True`` requires the launch token, ``limits`` and
     ``timeouts`` override the defaults of :class:`Limits` and
     :class:`Timeouts`, ``error_page(request, status, message)`` renders error
-    pages. ``port=0`` picks a free port. OSError from binding propagates before
-    any browser opens.
+    pages, ``ssl_context`` serves HTTPS, and ``on_ready(server)`` is called once
+    listening (``server.url``, ``server.every``, ``server.call_soon``...).
+    ``port=0`` picks a free port. OSError from binding propagates before any
+    browser opens.
     """
     server = Server(
         handle,
@@ -606,8 +558,11 @@ def serve_http(
         timeouts=timeouts,
         logger=logger,
         error_page=error_page,
+        ssl_context=ssl_context,
     )
     server.bind()
+    if on_ready is not None:
+        on_ready(server)
     if start is not None:
         server.open_browser(start)
     server.serve_forever()

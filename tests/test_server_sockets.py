@@ -509,3 +509,65 @@ def test_ctrl_c_stops_the_server_and_closes_the_socket(tmp_path):
         if process.poll() is None:
             process.kill()
         process.communicate()
+
+
+def test_call_soon_runs_on_the_server_thread_between_requests(serve):
+    server = serve()
+    ran = []
+    done = threading.Event()
+
+    def task():
+        ran.append(threading.current_thread().name)
+        done.set()
+
+    server.call_soon(task)
+    assert done.wait(5)
+    assert ran and ran[0] != threading.current_thread().name
+    assert_alive(server)
+
+
+def test_every_ticks_while_idle_and_can_stop_the_server():
+    server = Server(app, port=0)
+    server.bind()
+    ticks = []
+
+    def tick():
+        ticks.append(time.monotonic())
+        if len(ticks) == 3:
+            server.stop()
+
+    server.every(0.05, tick)
+    thread = threading.Thread(target=server.serve_forever)
+    thread.start()
+    thread.join(5)
+    assert not thread.is_alive() and len(ticks) == 3
+    with pytest.raises(ValueError):
+        server.every(0, tick)
+
+
+def test_a_failing_task_is_logged_not_fatal(serve, caplog):
+    server = serve()
+    done = threading.Event()
+
+    def bad():
+        done.set()
+        raise RuntimeError("task-broke")
+
+    with caplog.at_level(logging.ERROR, logger="kali"):
+        server.call_soon(bad)
+        assert done.wait(5)
+        assert_alive(server)
+    assert "task-broke" in caplog.text
+
+
+def test_on_ready_sees_the_real_port():
+    seen = []
+
+    def ready(server):
+        seen.append(server.url)
+        server.call_soon(server.stop)
+
+    serve_http(app, port=0, start=None, on_ready=ready)
+    assert (
+        seen and seen[0].startswith("http://127.0.0.1:") and not seen[0].endswith(":0/")
+    )

@@ -1,0 +1,196 @@
+"""Reading one request from an accepted socket, under deadlines.
+
+The server loop (``kali.server``) accepts connections; this module reads a
+request head and body from one of them, feeding the sans-IO parser in
+``kali.protocol`` and enforcing the deadlines of :class:`Timeouts`, so that
+a silent, slow or broken client costs the single thread a bounded time. It
+never writes responses and never calls the app.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import tempfile
+import time
+from dataclasses import dataclass
+from typing import IO, Any
+
+from .errors import ProtocolError
+from .multidict import Bag
+from .protocol import HeadParser, Limits, RequestHead
+from .request import Request
+
+log = logging.getLogger("kali")
+
+MIB = 1024 * 1024
+RECV_BYTES = 64 * 1024
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """Deadlines, in seconds, that keep one client from stalling the loop."""
+
+    #: Silence this long after accept() means a browser pre-connection: close
+    #: it without a reply. (The ``timeout`` argument of serve_http.)
+    first_packet: float = 0.5
+    #: Longest silence between two packets of the request head; then 408.
+    head_gap: float = 0.5
+    #: The whole head must arrive within this long; then 408.
+    head_total: float = 2.0
+    #: Longest silence between two packets of the body; then 408.
+    body_gap: float = 2.0
+    #: The body must arrive within ``body_base + body_per_mib * MiB``, capped
+    #: at ``body_cap`` (a 64 MiB upload may take a minute on a slow disk VM).
+    body_base: float = 5.0
+    body_per_mib: float = 1.0
+    body_cap: float = 120.0
+    #: Sending may make no progress for this long before the connection is
+    #: dropped (a client that stopped reading).
+    send_stall: float = 5.0
+    #: After an early answer (413, 403...), read and discard what the client
+    #: is still sending for up to this long / this many bytes, so it gets the
+    #: answer instead of a connection reset.
+    drain_seconds: float = 1.0
+    drain_bytes: int = 4 * MIB
+
+    def body_deadline(self, length: int) -> float:
+        return min(self.body_cap, self.body_base + self.body_per_mib * length / MIB)
+
+
+def printable(text: Any) -> str:
+    """``text`` with control characters escaped, for log lines."""
+    value = str(text)
+    if value.isprintable():
+        return value
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in value)
+
+
+class ClientClosed(Exception):
+    """The client went away before its request was complete (nothing to answer)."""
+
+
+class ClientReader:
+    """Reads one request from an accepted socket, under the deadlines.
+
+    ``read_head()`` returns None for a silent pre-connection, and raises
+    ProtocolError (with the status to answer) for a bad or late request;
+    ``read_body(head)`` returns bytes or a spooled temporary file.
+    """
+
+    def __init__(
+        self,
+        client: socket.socket,
+        timeout: float | None = None,
+        *,
+        limits: Limits | None = None,
+        timeouts: Timeouts | None = None,
+    ) -> None:
+        self.client = client
+        self.limits = limits or Limits()
+        timeouts = timeouts or Timeouts()
+        if timeout is not None:
+            timeouts = Timeouts(**{**timeouts.__dict__, "first_packet": timeout})
+        self.timeouts = timeouts
+        self.parser = HeadParser(self.limits)
+        self.received = 0
+
+    def _recv(self, wait: float) -> bytes:
+        self.client.settimeout(max(wait, 0.001))
+        data = self.client.recv(RECV_BYTES)
+        self.received += len(data)
+        return data
+
+    def read_head(self) -> RequestHead | None:
+        try:
+            first = self._recv(self.timeouts.first_packet)
+        except socket.timeout:
+            log.info("Timed out.")
+            return None
+        if not first:
+            return None
+        deadline = time.monotonic() + self.timeouts.head_total
+        head = self.parser.feed(first)
+        while head is None:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise ProtocolError("The request head took too long.", 408)
+            try:
+                data = self._recv(min(self.timeouts.head_gap, remaining))
+            except socket.timeout:
+                raise ProtocolError("The request head took too long.", 408) from None
+            if not data:
+                self.parser.eof()
+                raise ClientClosed
+            head = self.parser.feed(data)
+        return head
+
+    def read_body(self, head: RequestHead) -> bytes | IO[bytes]:
+        length = head.content_length
+        if length == 0:
+            return b""
+        start = self.parser.trailing[:length]
+        timeouts = self.timeouts
+        deadline = time.monotonic() + timeouts.body_deadline(length)
+        spool: IO[bytes] | None = None
+        buffer = bytearray(start)
+        if length > self.limits.max_form_memory_bytes:
+            spool = tempfile.SpooledTemporaryFile(
+                max_size=self.limits.max_form_memory_bytes
+            )
+            spool.write(start)
+            buffer = bytearray()
+        got = len(start)
+        while got < length:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise ProtocolError("The request body took too long.", 408)
+            try:
+                data = self._recv(min(timeouts.body_gap, remaining))
+            except socket.timeout:
+                raise ProtocolError("The request body took too long.", 408) from None
+            if not data:
+                raise ClientClosed
+            data = data[: length - got]
+            got += len(data)
+            if spool is not None:
+                spool.write(data)
+            else:
+                buffer += data
+        if spool is not None:
+            spool.seek(0)
+            return spool
+        return bytes(buffer)
+
+    def read_request(self, **request_options: Any) -> Request:
+        """Head and body as a Request (the 0.0.8 ``Request.from_reader`` path)."""
+        head = self.read_head()
+        if head is None:
+            raise socket.timeout("no request")
+        body = self.read_body(head)
+        return build_request(head, body, limits=self.limits, **request_options)
+
+
+def build_request(
+    head: RequestHead,
+    body: bytes | IO[bytes],
+    *,
+    limits: Limits,
+    client_address: Any = None,
+    debug: bool = False,
+) -> Request:
+    try:
+        return Request(
+            head.method,
+            head.target,
+            head.version,
+            Bag(head.headers),
+            body,
+            client_address=client_address,
+            debug=debug,
+            limits=limits,
+        )
+    except BaseException:
+        if not isinstance(body, bytes):
+            body.close()
+        raise
