@@ -277,7 +277,6 @@ def test_expect_100_continue(serve):
 def test_large_response_reaches_a_slow_reader_intact(serve):
     server = serve()
     with connect(server) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         sock.sendall(b"GET /big HTTP/1.0\r\n\r\n")
         chunks = []
         while True:
@@ -286,7 +285,7 @@ def test_large_response_reaches_a_slow_reader_intact(serve):
                 break
             chunks.append(chunk)
             if len(chunks) % 64 == 0:
-                time.sleep(0.01)
+                time.sleep(0.05)  # slower than the server writes
     head, _, body = b"".join(chunks).partition(b"\r\n\r\n")
     assert b"content-length: 5242880" in head
     assert body == b"0123456789abcdef" * 4096 * 80
@@ -352,14 +351,16 @@ def test_corpus_is_present():
 
 @pytest.mark.parametrize("path", corpus_files(), ids=lambda p: p.name)
 def test_corpus_over_the_wire(serve, path):
-    from test_corpus import (
-        load_request,
-    )  # the corpus decoder lives beside the parser tests
+    # The corpus decoder and the per-file verdicts live beside the parser tests.
+    from test_corpus import ACCEPTED, load_request
 
     server = serve(timeouts=Timeouts(head_total=1.0, body_gap=0.5))
     reply = exchange(server, load_request(path))
-    assert reply == b"" or 400 <= status(reply) < 600, reply[:80]
-    assert status(reply) != 500
+    if path.name in ACCEPTED:  # valid under kali's limits: answered, not refused
+        assert status(reply) in (200, 403), reply[:80]
+    else:
+        assert reply == b"" or 400 <= status(reply) < 600, reply[:80]
+        assert status(reply) != 500
     assert_alive(server)
 
 

@@ -1,0 +1,382 @@
+"""The request-head parser: bytes in, a checked :class:`RequestHead` out.
+
+This module is sans-IO: :class:`HeadParser` is fed whatever bytes the server
+happened to receive and answers "need more" (``None``), a finished head, or a
+:class:`~kali.errors.ProtocolError` whose ``status`` is the answer to send.
+It never touches a socket, a clock or a thread, so every rule here is tested
+byte by byte without a network (the shape of h11's ``receive_data``).
+
+What it must not do:
+
+* read or frame the body (the server reads exactly ``content_length`` bytes,
+  starting with :attr:`HeadParser.trailing`);
+* echo request bytes in error messages (they end up in a page and a log);
+* give a different answer depending on how the bytes were split into
+  chunks. Every check is decided at a fixed byte position, in the order the
+  bytes arrive, so feeding the whole head or one byte at a time ends in the
+  same head or the same error.
+
+Decisions beyond RFC 9112, for a single-threaded localhost server:
+
+* Lines end with CRLF only. A bare LF or bare CR anywhere in the head is a 400
+  (RFC 9112 section 2.2 allows accepting a bare LF; refusing it removes a
+  class of request-smuggling disagreements and no browser sends one).
+* The request-target must be origin-form (``/path?query``) or absolute-form
+  with an ``http``/``https`` scheme. ``OPTIONS *`` (asterisk-form) is refused
+  with 400 as well: a local app has no server-wide options to report.
+* ``Transfer-Encoding`` is refused with 501, so a request body is always
+  framed by ``Content-Length`` alone (RFC 9112 section 6.3).
+* Header names that would be confused with ``Content-Length`` or
+  ``Transfer-Encoding`` once ``_`` and ``-`` are treated alike (CGI/WSGI
+  environ keys do that) are refused with 400, as is a repeated
+  ``Content-Type`` (two bodies' worth of meaning in one request).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .errors import ProtocolError
+
+__all__ = [
+    "KNOWN_METHODS",
+    "HeadParser",
+    "Limits",
+    "RequestHead",
+    "parse_request_head",
+]
+
+#: Methods kali knows; any other token is answered 501 Not Implemented
+#: (RFC 9110 section 9.1), a syntactically bad method 400.
+KNOWN_METHODS = frozenset(
+    {"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "CONNECT"}
+)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Size limits for one request; every field has a documented default."""
+
+    #: 8 KiB is the request-line size RFC 9112 section 3 recommends supporting
+    #: at least; browsers cap URLs near there in practice. Longer gets 414.
+    max_request_line_bytes: int = 8 * 1024
+    #: The whole head (request line and header lines, without the final blank
+    #: line). 32 KiB leaves room for a 12 KB cookie plus ordinary headers; 431.
+    max_head_bytes: int = 32 * 1024
+    #: Browsers send 10-25 fields; 100 is generous and bounds per-field work; 431.
+    max_header_fields: int = 100
+    #: A declared body above this is answered 413 from the header alone, before
+    #: reading it. 64 MiB suits local uploads; raise it for bigger files.
+    max_body_bytes: int = 64 * 1024 * 1024
+    #: Form text (urlencoded bodies, multipart text fields) is held in memory
+    #: up to this; past it 413. Uploaded files stay in memory up to this too,
+    #: then go to a temporary file.
+    max_form_memory_bytes: int = 1024 * 1024
+    #: More fields or parts than this in one form is a 413: real forms have
+    #: dozens, and each field costs a dict entry and an allocation.
+    max_form_fields: int = 1000
+
+
+@dataclass(frozen=True)
+class RequestHead:
+    """A parsed, checked request head (request line plus header fields)."""
+
+    method: str
+    #: The request-target as sent (visible ASCII), e.g. ``/a?b=1``.
+    target: str
+    #: ``HTTP/1.0`` or ``HTTP/1.1``.
+    version: str
+    #: ``(name, value)`` in arrival order; names lower-cased, values decoded
+    #: as Latin-1 with surrounding spaces and tabs stripped.
+    headers: tuple[tuple[str, str], ...]
+    #: The declared body length; 0 when there is no Content-Length.
+    content_length: int
+    #: The authority of an absolute-form target, else the Host header value,
+    #: else ``None`` (an HTTP/1.0 request without Host).
+    host: str | None
+    #: ``Expect: 100-continue`` was sent (RFC 9110 section 10.1.1).
+    expect_continue: bool
+
+
+# RFC 9110 section 5.6.2: token = 1*tchar.
+_TCHAR = rb"[-!#$%&'*+.^_`|~0-9A-Za-z]"
+_TOKEN = re.compile(_TCHAR + rb"+")
+_TCHARS = re.compile(_TCHAR + rb"*")
+# The request-target may hold visible ASCII only (RFC 9112 section 3.2).
+_VCHARS = re.compile(rb"[\x21-\x7e]*")
+# The longest prefix of the line's remainder that can still become
+# HTTP-version = "HTTP/" DIGIT "." DIGIT (RFC 9112 section 2.3).
+_VERSION_PREFIX = re.compile(rb"H(?:T(?:T(?:P(?:/(?:[0-9](?:\.[0-9]?)?)?)?)?)?)?")
+_VERSION_LENGTH = len(b"HTTP/1.1")
+_SUPPORTED_VERSIONS = ("HTTP/1.0", "HTTP/1.1")
+# absolute-form with an http(s) scheme; the authority ends at / ? or #.
+_ABSOLUTE_FORM = re.compile(rb"(?i:https?)://([^/?#]*)")
+# Field values: no CTL except HTAB, and no DEL (RFC 9110 section 5.5).
+_BAD_VALUE_BYTE = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
+_CR_OR_LF = re.compile(rb"[\r\n]")
+# Host = uri-host [ ":" port ] (RFC 9110 section 7.2, RFC 3986 section 3.2.2).
+# No userinfo: RFC 9110 section 4.2.4 makes it an error in http(s) URIs.
+_HOST = re.compile(
+    rb"(?:\[[0-9A-Za-z:.%~_-]+\]|[-A-Za-z0-9._~!$&'()*+,;=%]*)(?::[0-9]*)?"
+)
+# Content-Length = 1*DIGIT; 18 digits always fit in a 64-bit integer.
+_CONTENT_LENGTH = re.compile(r"[0-9]{1,18}")
+_AMBIGUOUS_NAMES = ("content_length", "transfer_encoding")
+
+
+def _match_end(pattern: re.Pattern[bytes], data: bytes, start: int) -> int:
+    """Where the match of ``pattern`` at ``start`` ends (``start`` if none)."""
+    match = pattern.match(data, start)
+    return start if match is None else match.end()
+
+
+def _check_request_line(line: bytes, complete: bool) -> tuple[str, str, str] | None:
+    """Check ``request-line = method SP request-target SP HTTP-version``.
+
+    ``line`` has no CR or LF. When ``complete`` is false it is the part that
+    has arrived so far: an error is raised as soon as it is certain, and it is
+    the same error the complete line would get, because the checks run left
+    to right and stop at the first offending byte.
+    """
+    method_end = _match_end(_TCHARS, line, 0)
+    if method_end == len(line):
+        if complete:
+            raise ProtocolError("malformed request line", 400)
+        return None
+    if line[method_end] != 0x20:
+        raise ProtocolError("invalid method", 400)
+    if method_end == 0:
+        raise ProtocolError("malformed request line", 400)
+    method = line[:method_end].decode("ascii")
+    if method not in KNOWN_METHODS:
+        raise ProtocolError("method not implemented", 501)
+
+    target_start = method_end + 1
+    target_end = _match_end(_VCHARS, line, target_start)
+    if target_end == len(line):
+        if complete:
+            raise ProtocolError("malformed request line", 400)
+        return None
+    if line[target_end] != 0x20 or target_end == target_start:
+        raise ProtocolError("invalid request target", 400)
+    target = line[target_start:target_end]
+    if not target.startswith(b"/"):
+        absolute = _ABSOLUTE_FORM.match(target)
+        authority = absolute.group(1) if absolute else b""
+        if not authority or not _HOST.fullmatch(authority):
+            raise ProtocolError("invalid request target", 400)
+
+    version = line[target_end + 1 :]
+    valid_end = _match_end(_VERSION_PREFIX, version, 0)
+    if valid_end < len(version) or (complete and valid_end < _VERSION_LENGTH):
+        if valid_end < len(version) and version[valid_end] == 0x20:
+            raise ProtocolError("malformed request line", 400)
+        raise ProtocolError("invalid HTTP version", 400)
+    if not complete:
+        return None
+    version_text = version.decode("ascii")
+    if version_text not in _SUPPORTED_VERSIONS:
+        raise ProtocolError("HTTP version not supported", 505)
+    return method, target.decode("ascii"), version_text
+
+
+def _parse_field_line(line: bytes) -> tuple[str, str]:
+    """``field-line = field-name ":" OWS field-value OWS`` (RFC 9112 section 5)."""
+    if line[0] in b" \t":
+        # RFC 9112 section 5.2: obs-fold is refused outside message/http.
+        raise ProtocolError("folded header line", 400)
+    colon = line.find(b":")
+    if colon < 0:
+        raise ProtocolError("header line without a colon", 400)
+    name = line[:colon]
+    if name and name[-1] in b" \t":
+        # RFC 9112 section 5.1: whitespace before the colon MUST get a 400.
+        raise ProtocolError("whitespace before a header colon", 400)
+    if not _TOKEN.fullmatch(name):
+        raise ProtocolError("invalid header name", 400)
+    value = line[colon + 1 :].strip(b" \t")
+    if _BAD_VALUE_BYTE.search(value):
+        raise ProtocolError("control character in a header value", 400)
+    return name.decode("ascii").lower(), value.decode("latin-1")
+
+
+def _build_head(
+    request_line: tuple[str, str, str],
+    fields: list[tuple[str, str]],
+    limits: Limits,
+) -> RequestHead:
+    """Apply the rules that need the whole head (RFC 9112 sections 3.2, 6)."""
+    method, target, version = request_line
+    hosts = [value for name, value in fields if name == "host"]
+    lengths = [value for name, value in fields if name == "content-length"]
+    names = [name for name, _ in fields]
+    # RFC 9112 section 3.2: several Host lines MUST get a 400.
+    if len(hosts) > 1:
+        raise ProtocolError("more than one Host header", 400)
+    # RFC 9112 section 6.3: differing lengths are unrecoverable; repeated
+    # identical ones are refused too, as nothing legitimate sends them.
+    if len(lengths) > 1:
+        raise ProtocolError("more than one Content-Length header", 400)
+    if any(name in _AMBIGUOUS_NAMES for name in names):
+        raise ProtocolError("ambiguous header name", 400)
+    if names.count("content-type") > 1:
+        raise ProtocolError("more than one Content-Type header", 400)
+    if "transfer-encoding" in names:
+        raise ProtocolError("Transfer-Encoding is not supported", 501)
+    if version == "HTTP/1.1" and not hosts:
+        raise ProtocolError("missing Host header", 400)
+    if hosts and not _HOST.fullmatch(hosts[0].encode("latin-1")):
+        raise ProtocolError("invalid Host header", 400)
+    content_length = 0
+    if lengths:
+        if not _CONTENT_LENGTH.fullmatch(lengths[0]):
+            raise ProtocolError("invalid Content-Length", 400)
+        content_length = int(lengths[0])
+        if content_length > limits.max_body_bytes:
+            raise ProtocolError("request body too large", 413)
+    # RFC 9112 section 3.2.2: the authority of an absolute-form target wins.
+    absolute = _ABSOLUTE_FORM.match(target.encode("ascii"))
+    if absolute is not None:
+        host: str | None = absolute.group(1).decode("ascii")
+    else:
+        host = hosts[0] if hosts else None
+    expect_continue = any(
+        name == "expect" and value.lower() == "100-continue" for name, value in fields
+    )
+    return RequestHead(
+        method=method,
+        target=target,
+        version=version,
+        headers=tuple(fields),
+        content_length=content_length,
+        host=host,
+        expect_continue=expect_continue,
+    )
+
+
+class HeadParser:
+    """Incremental parser for one request head.
+
+    Call :meth:`feed` with each chunk received; it returns ``None`` until the
+    blank line that ends the head has arrived, then the :class:`RequestHead`.
+    Bytes after the head (the start of the body) are in :attr:`trailing`.
+    When the client closes early, call :meth:`eof`.
+    """
+
+    def __init__(self, limits: Limits = Limits()) -> None:
+        self._limits = limits
+        self._buffer = bytearray()
+        self._line_start = 0  # offset of the line being read
+        self._scanned = 0  # [line_start, scanned) holds no CR or LF
+        self._request_line: tuple[str, str, str] | None = None
+        self._fields: list[tuple[str, str]] = []
+        self._head: RequestHead | None = None
+        self._error: ProtocolError | None = None
+        self._trailing = b""
+        self._received = 0
+
+    @property
+    def trailing(self) -> bytes:
+        """Bytes received after the end of the head: the start of the body."""
+        return self._trailing
+
+    @property
+    def received_bytes(self) -> int:
+        """How many bytes have been fed in all (head and trailing bytes)."""
+        return self._received
+
+    def feed(self, data: bytes) -> RequestHead | None:
+        """Add ``data``; return the head once complete, else ``None``.
+
+        Raises :class:`ProtocolError` (its ``status`` is the answer) when the
+        bytes so far can no longer be a valid head; after that, every call
+        raises the same error. Raises :class:`RuntimeError` if called after
+        the head was returned.
+        """
+        if self._head is not None:
+            raise RuntimeError("the request head is complete; read .trailing")
+        if self._error is not None:
+            raise self._error
+        self._received += len(data)
+        self._buffer += data
+        try:
+            return self._advance()
+        except ProtocolError as error:
+            self._error = error
+            self._buffer = bytearray()
+            raise
+
+    def eof(self) -> None:
+        """The client closed the connection.
+
+        Raises ``ProtocolError`` (400) if part of a head had arrived; returns
+        ``None`` if nothing had (nothing to answer), or if the head was
+        already complete or refused.
+        """
+        if self._head is None and self._error is None and self._received:
+            raise ProtocolError("incomplete request", 400)
+
+    def _advance(self) -> RequestHead | None:
+        limits = self._limits
+        buffer = self._buffer
+        while True:
+            start = self._line_start
+            if self._request_line is None:
+                # A content byte at offset max_request_line_bytes means too long.
+                line_end = start + limits.max_request_line_bytes + 1
+                end = min(line_end, limits.max_head_bytes)
+            else:
+                # The blank line may start at max_head_bytes; nothing else may.
+                end = max(limits.max_head_bytes, start + 1)
+            match = _CR_OR_LF.search(buffer, self._scanned, end)
+            if match is None:
+                if self._request_line is None:
+                    _check_request_line(bytes(buffer[start:end]), complete=False)
+                if len(buffer) >= end:
+                    if self._request_line is None and end == line_end:
+                        raise ProtocolError("request line too long", 414)
+                    raise ProtocolError("request head too large", 431)
+                self._scanned = len(buffer)
+                return None
+            at = match.start()
+            self._scanned = at
+            if self._request_line is None:
+                # Errors in the bytes before a CR or LF come first.
+                _check_request_line(bytes(buffer[start:at]), complete=False)
+            if buffer[at] == 0x0A:
+                raise ProtocolError("bare LF in the request head", 400)
+            if at + 1 == len(buffer):
+                return None  # a CR: wait for its LF
+            if buffer[at + 1] != 0x0A:
+                raise ProtocolError("bare CR in the request head", 400)
+            line = bytes(buffer[start:at])
+            self._line_start = self._scanned = at + 2
+            if at + 2 > limits.max_head_bytes and line:
+                raise ProtocolError("request head too large", 431)
+            if self._request_line is None:
+                self._request_line = _check_request_line(line, complete=True)
+            elif line:
+                if len(self._fields) >= limits.max_header_fields:
+                    raise ProtocolError("too many header fields", 431)
+                self._fields.append(_parse_field_line(line))
+            else:
+                head = _build_head(self._request_line, self._fields, limits)
+                self._trailing = bytes(buffer[at + 2 :])
+                self._buffer = bytearray()
+                self._head = head
+                return head
+
+
+def parse_request_head(
+    data: bytes, limits: Limits = Limits()
+) -> tuple[RequestHead, bytes]:
+    """Parse a whole buffer: ``(head, bytes after the head)``.
+
+    Raises :class:`ProtocolError`, with status 400 if the head is incomplete.
+    """
+    parser = HeadParser(limits)
+    head = parser.feed(data)
+    if head is None:
+        raise ProtocolError("incomplete request", 400)
+    return head, parser.trailing
