@@ -66,6 +66,29 @@ DEFAULT_BACKLOG = 128
 DEFER_ACCEPT_SECONDS = 30
 
 
+def launch_browser(
+    url: str, logger: logging.Logger = log, *, background: bool = True
+) -> None:
+    """Open ``url`` with :mod:`webbrowser` (which honours ``BROWSER``).
+
+    In the background by default, so a slow browser start never delays
+    serving; a failure is only logged.
+    """
+    logger.info("Opening %s", url)
+
+    def launch() -> None:
+        try:
+            if not webbrowser.open(url):
+                logger.warning("No browser found; visit %s", url)
+        except Exception:
+            logger.exception("Could not open a browser; visit %s", url)
+
+    if background:
+        threading.Thread(target=launch, name="kali-browser", daemon=True).start()
+    else:
+        launch()
+
+
 @dataclass
 class _Ticker:
     interval: float
@@ -181,17 +204,7 @@ class Server:
 
     def open_browser(self, start: str = "") -> None:
         """Open the user's browser at ``start`` in a daemon thread (never blocks)."""
-        url = self.launch_url(start)
-        self.log.info("Opening %s", url)
-
-        def launch() -> None:
-            try:
-                if not webbrowser.open(url):
-                    self.log.warning("No browser found; visit %s", url)
-            except Exception:
-                self.log.exception("Could not open a browser; visit %s", url)
-
-        threading.Thread(target=launch, name="kali-browser", daemon=True).start()
+        launch_browser(self.launch_url(start), self.log)
 
     def stop(self) -> None:
         """Ask the loop to end after the current request.
@@ -532,6 +545,9 @@ def serve_http(
     error_page: ErrorPage | None = None,
     ssl_context: ssl.SSLContext | None = None,
     on_ready: Callable[[Server], None] | None = None,
+    commands: Any = False,
+    app_id: str | None = None,
+    quit_when_closed: bool | float = False,
 ) -> None:
     """Serve ``handle`` to the local browser until a ``shut_down`` response.
 
@@ -545,6 +561,12 @@ def serve_http(
     listening (``server.url``, ``server.every``, ``server.call_soon``...).
     ``port=0`` picks a free port. OSError from binding propagates before any
     browser opens.
+
+    Desktop-app options: ``commands`` (True or a ``kali.console.Commands``)
+    reads commands from the terminal between requests; ``app_id`` keeps one
+    instance per app (a second launch opens the running one and returns);
+    ``quit_when_closed`` (True, or a grace period in seconds) returns once no
+    page of the app has been open for the grace period.
     """
     server = Server(
         handle,
@@ -560,9 +582,40 @@ def serve_http(
         error_page=error_page,
         ssl_context=ssl_context,
     )
+    instance = None
+    if app_id is not None:
+        from .desktop import InstanceLock
+
+        instance = InstanceLock(app_id)
+        running = instance.running_launch_url(start or "")
+        if running is not None:
+            server.log.info("%s is already running: %s", app_id, running)
+            if start is not None:
+                launch_browser(running, server.log, background=False)
+            return
     server.bind()
-    if on_ready is not None:
-        on_ready(server)
-    if start is not None:
-        server.open_browser(start)
-    server.serve_forever()
+    cleanups: list[Callable[[], None]] = []
+    try:
+        if instance is not None:
+            instance.acquire(server)
+            cleanups.append(instance.release)
+        if quit_when_closed:
+            from .desktop import watch_pages
+
+            grace = None if quit_when_closed is True else float(quit_when_closed)
+            watch_pages(server, grace)
+        if commands:
+            from .console import attach_console
+
+            detach = attach_console(server, commands)
+            if detach is not None:
+                cleanups.append(detach)
+        if on_ready is not None:
+            on_ready(server)
+        if start is not None:
+            server.open_browser(start)
+        server.serve_forever()
+    finally:
+        server.close()
+        for cleanup in reversed(cleanups):
+            cleanup()
