@@ -1,0 +1,396 @@
+"""kali.testing: call a handler in-process, the way the server would.
+
+    from kali.testing import Client
+
+    client = Client(make_app())
+    page = client.get('/tasks/', query={'sort': 'due'})
+    assert page.status == 200 and 'Buy milk' in page.text
+    saved = client.post('/tasks/new', data={'title': 'Walk dog'})
+    assert saved.status == 302 and saved.location == '/tasks/'
+    api = client.post('/api/tasks', json={'title': 'Walk dog'})
+    assert api.json()['ok']
+
+The client builds a real :class:`~kali.request.Request` (so form, multipart
+and JSON bodies go through kali's own parsers), runs the handler inside the
+server's own error boundary (``Server.respond``: HTTPError pages, 500 pages,
+the app's ``error_page``), applies the server's security policy (Host,
+cross-site checks) unless told not to, and drops the body of HEAD answers.
+It keeps a cookie jar across calls, like a browser.
+
+This module must not open sockets: nothing here touches the network.
+"""
+
+from __future__ import annotations
+
+import json as _json
+import re
+import secrets
+import urllib.parse
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any, Union
+
+from .errors import HTTPError, ProtocolError
+from .multidict import Bag
+from .protocol import Limits
+from .request import Request
+from .response import Response
+from .security import SecurityPolicy
+
+# The server's error boundary is reused, not copied, so tests see exactly
+# what a browser would. (Server.respond never touches its socket.)
+from .server import ErrorPage, Server
+
+#: Form fields: a dict, a Bag or (name, value) pairs.
+Fields = Union[Mapping[str, Any], Bag, Iterable[tuple[str, Any]]]
+#: An upload: ``(filename, content)`` or ``(filename, content, content_type)``.
+Upload = Union[tuple[str, Union[bytes, str]], tuple[str, Union[bytes, str], str]]
+
+_REDIRECTS = (301, 302, 303, 307, 308)
+_MAX_REDIRECTS = 10
+
+
+def _pairs(fields: Fields) -> list[tuple[str, Any]]:
+    if isinstance(fields, Bag):
+        return list(fields.items())
+    if isinstance(fields, Mapping):
+        return list(fields.items())
+    return list(fields)
+
+
+def _as_bytes(value: bytes | str) -> bytes:
+    return value.encode("utf-8") if isinstance(value, str) else bytes(value)
+
+
+def _quote_param(value: str) -> str:
+    # WHATWG HTML form submission escapes these three in multipart names.
+    return value.replace('"', "%22").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def encode_multipart(
+    fields: Fields, files: Mapping[str, Upload], boundary: str
+) -> bytes:
+    """A ``multipart/form-data`` body as a browser would send it."""
+    out = []
+    for name, value in _pairs(fields):
+        disposition = f'form-data; name="{_quote_param(name)}"'
+        out.append(
+            f"--{boundary}\r\nContent-Disposition: {disposition}\r\n\r\n".encode()
+        )
+        out.append(_as_bytes(str(value) if not isinstance(value, bytes) else value))
+        out.append(b"\r\n")
+    for name, upload in files.items():
+        filename, content = upload[0], upload[1]
+        kind = upload[2] if len(upload) > 2 else "application/octet-stream"  # type: ignore[misc]
+        out.append(
+            (
+                f"--{boundary}\r\nContent-Disposition: form-data; "
+                f'name="{_quote_param(name)}"; filename="{_quote_param(filename)}"\r\n'
+                f"Content-Type: {kind}\r\n\r\n"
+            ).encode()
+        )
+        out.append(_as_bytes(content))
+        out.append(b"\r\n")
+    out.append(f"--{boundary}--\r\n".encode())
+    return b"".join(out)
+
+
+class Headers(Mapping[str, str]):
+    """Response headers with case-insensitive names; ``h[name]`` is the last
+    value sent (as ``Response.get_header``), ``get_list(name)`` all of them."""
+
+    def __init__(self, pairs: Iterable[tuple[str, str]]) -> None:
+        self.pairs = [(name.lower(), value) for name, value in pairs]
+
+    def __getitem__(self, name: str) -> str:
+        values = self.get_list(name)
+        if not values:
+            raise KeyError(name)
+        return values[-1]
+
+    def get_list(self, name: str) -> list[str]:
+        name = name.lower()
+        return [value for key, value in self.pairs if key == name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(dict.fromkeys(name for name, _ in self.pairs))
+
+    def __len__(self) -> int:
+        return len(set(name for name, _ in self.pairs))
+
+    def __repr__(self) -> str:
+        return f"Headers({self.pairs!r})"
+
+
+def parse_set_cookie(value: str) -> tuple[str, str, bool]:
+    """``(name, value, expired)`` from one ``set-cookie`` header value."""
+    first, *attributes = value.split(";")
+    name, _, cookie = first.partition("=")
+    expired = False
+    for attribute in attributes:
+        key, _, arg = attribute.strip().partition("=")
+        if key.lower() == "max-age":
+            try:
+                expired = int(arg) <= 0
+            except ValueError:
+                pass
+    return name.strip(), cookie.strip(), expired
+
+
+class TestResponse:
+    """What the handler answered, parsed: ``status``, ``reason``, ``headers``
+    (case-insensitive), ``body`` (bytes; empty for HEAD), ``text``, ``json()``,
+    ``location``, ``content_type``, ``cookies`` (set by this response) and the
+    original ``response``."""
+
+    __test__ = False  # not a pytest test class
+
+    def __init__(self, response: Response, body: bytes) -> None:
+        self.response = response
+        self.status = response.code
+        self.reason = response.reason
+        self.headers = Headers(response.headers)
+        self.body = body
+        self.cookies: dict[str, str] = {}
+        for header in self.headers.get_list("set-cookie"):
+            name, value, _expired = parse_set_cookie(header)
+            self.cookies[name] = value
+
+    @property
+    def content_type(self) -> str:
+        """The media type without parameters, lower-cased ('' if none)."""
+        return self.headers.get("content-type", "").partition(";")[0].strip().lower()
+
+    @property
+    def text(self) -> str:
+        """The body decoded by its charset (default UTF-8; errors replaced)."""
+        match = re.search(r"charset=([\w.-]+)", self.headers.get("content-type", ""))
+        charset = match.group(1) if match else "utf-8"
+        try:
+            return self.body.decode(charset, "replace")
+        except LookupError:
+            return self.body.decode("utf-8", "replace")
+
+    def json(self) -> Any:
+        """The body parsed as JSON (ValueError if it is not)."""
+        return _json.loads(self.body.decode("utf-8"))
+
+    @property
+    def location(self) -> str | None:
+        return self.headers.get("location")
+
+    def __repr__(self) -> str:
+        return f"<TestResponse {self.status} {self.reason}>"
+
+
+class Client:
+    """Send requests to ``handler`` in-process; see the module docstring.
+
+    ``debug`` shows tracebacks in 500 pages (as ``serve_http(debug=True)``),
+    ``error_page`` is the server's option of that name, ``security=False``
+    skips the Host and cross-site checks, ``raise_exceptions=True`` lets a
+    handler's exception propagate to the test instead of becoming a 500.
+    Requests carry ``Host: {host}:{port}``.
+    """
+
+    __test__ = False
+
+    def __init__(
+        self,
+        handler: Any,
+        *,
+        debug: bool = False,
+        error_page: ErrorPage | None = None,
+        security: bool = True,
+        raise_exceptions: bool = False,
+        host: str = "127.0.0.1",
+        port: int = 8080,
+        limits: Limits | None = None,
+    ) -> None:
+        self.handler = handler
+        self.raise_exceptions = raise_exceptions
+        self.debug = debug
+        self.limits = limits or Limits()
+        self.server = Server(
+            self._run, port=port, debug=debug, error_page=error_page, limits=limits
+        )
+        self.host = f"{host}:{port}"
+        self.policy = SecurityPolicy.for_server(host, port) if security else None
+        #: Cookies the app set and will get back, like a browser's jar.
+        self.cookies: dict[str, str] = {}
+        self._failure: Exception | None = None
+
+    def _run(self, request: Request) -> Response:
+        try:
+            result = self.handler(request)
+            return result if isinstance(result, Response) else Response(result)
+        except (HTTPError, ProtocolError):
+            raise
+        except Exception as error:
+            if self.raise_exceptions:
+                self._failure = error
+            raise
+
+    # -- the verbs -------------------------------------------------------------
+
+    def get(self, path: str, **options: Any) -> TestResponse:
+        return self.request("GET", path, **options)
+
+    def head(self, path: str, **options: Any) -> TestResponse:
+        return self.request("HEAD", path, **options)
+
+    def post(self, path: str, **options: Any) -> TestResponse:
+        return self.request("POST", path, **options)
+
+    def put(self, path: str, **options: Any) -> TestResponse:
+        return self.request("PUT", path, **options)
+
+    def patch(self, path: str, **options: Any) -> TestResponse:
+        return self.request("PATCH", path, **options)
+
+    def delete(self, path: str, **options: Any) -> TestResponse:
+        return self.request("DELETE", path, **options)
+
+    def options(self, path: str, **options: Any) -> TestResponse:
+        return self.request("OPTIONS", path, **options)
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: Fields | None = None,
+        headers: Mapping[str, str] | Iterable[tuple[str, str]] | None = None,
+        data: Fields | None = None,
+        files: Mapping[str, Upload] | None = None,
+        json: Any = None,
+        body: bytes | None = None,
+        content_type: str | None = None,
+        follow_redirects: bool = False,
+    ) -> TestResponse:
+        """Send one request and return the parsed answer.
+
+        ``path`` may carry a query; ``query`` adds more pairs. The body is
+        one of: ``data`` (urlencoded form), ``data`` plus ``files``
+        (multipart, ``{name: (filename, bytes[, type])}``), ``json`` (any
+        JSON value) or raw ``body`` bytes with ``content_type``.
+        ``follow_redirects`` follows local redirects (303 and 302 as GET).
+        """
+        payload, kind = self._body(data, files, json, body, content_type)
+        target = self._target(path, query)
+        extra = list(headers.items() if isinstance(headers, Mapping) else headers or ())
+        answer = self._send(method, target, extra, payload, kind)
+        for _ in range(_MAX_REDIRECTS):
+            location = answer.location
+            if not follow_redirects or answer.status not in _REDIRECTS:
+                break
+            if (
+                location is None
+                or not location.startswith("/")
+                or location.startswith("//")
+            ):
+                break
+            if answer.status in (307, 308):
+                answer = self._send(method, location, extra, payload, kind)
+            else:
+                answer = self._send(
+                    "GET" if method != "HEAD" else "HEAD", location, extra, b"", None
+                )
+        return answer
+
+    @staticmethod
+    def _target(path: str, query: Fields | None) -> str:
+        if not path.startswith("/"):
+            raise ValueError(f"path must start with '/': {path!r}")
+        # What a browser does to a typed URL: percent-encode what may not
+        # appear on the wire, leave existing escapes alone.
+        target = re.sub(r"[^\x21-\x7e]", lambda m: urllib.parse.quote(m.group()), path)
+        if query:
+            joiner = "&" if "?" in target else "?"
+            target += joiner + urllib.parse.urlencode(_pairs(query))
+        return target
+
+    @staticmethod
+    def _body(
+        data: Fields | None,
+        files: Mapping[str, Upload] | None,
+        json: Any,
+        body: bytes | None,
+        content_type: str | None,
+    ) -> tuple[bytes, str | None]:
+        given = sum(x is not None for x in (data if not files else None, json, body))
+        if given > 1 or (files and (json is not None or body is not None)):
+            raise ValueError("give at most one of data (with files), json or body")
+        if files:
+            boundary = "kali-" + secrets.token_hex(12)
+            payload = encode_multipart(data or (), files, boundary)
+            return payload, f"multipart/form-data; boundary={boundary}"
+        if data is not None:
+            encoded = urllib.parse.urlencode(_pairs(data)).encode("ascii")
+            return encoded, "application/x-www-form-urlencoded"
+        if json is not None:
+            return _json.dumps(json).encode("utf-8"), "application/json"
+        return (body or b""), content_type
+
+    def _send(
+        self,
+        method: str,
+        target: str,
+        extra: list[tuple[str, str]],
+        payload: bytes,
+        kind: str | None,
+    ) -> TestResponse:
+        pairs = [("host", self.host)]
+        if self.cookies:
+            jar = "; ".join(f"{name}={value}" for name, value in self.cookies.items())
+            pairs.append(("cookie", jar))
+        if kind is not None:
+            pairs.append(("content-type", kind))
+        if payload:
+            pairs.append(("content-length", str(len(payload))))
+        given = {name.lower() for name, _ in extra}
+        pairs = [pair for pair in pairs if pair[0] not in given]
+        pairs += [(name.lower(), str(value)) for name, value in extra]
+        response, request = self._respond(method, target, pairs, payload)
+        try:
+            body = b"" if method == "HEAD" else response.body
+        finally:
+            response.close()
+            if request is not None:
+                request.close()  # uploads and spooled bodies, as the server does
+        answer = TestResponse(response, body)
+        for header in answer.headers.get_list("set-cookie"):
+            name, value, expired = parse_set_cookie(header)
+            if expired:
+                self.cookies.pop(name, None)
+            else:
+                self.cookies[name] = value
+        return answer
+
+    def _respond(
+        self, method: str, target: str, pairs: list[tuple[str, str]], payload: bytes
+    ) -> tuple[Response, Request | None]:
+        if self.policy is not None:
+            refusal = self.policy.check(method, target, pairs)
+            if refusal is not None:
+                return refusal, None
+        try:
+            request = Request(
+                method,
+                target,
+                "HTTP/1.1",
+                pairs,
+                payload,
+                client_address=("127.0.0.1", 0),
+                debug=self.debug,
+                limits=self.limits,
+            )
+        except ProtocolError as error:
+            return self.server.render_error(None, error.status, error.message), None
+        self._failure = None
+        response = self.server.respond(request)
+        failure, self._failure = self._failure, None
+        if failure is not None:
+            response.close()
+            request.close()
+            raise failure
+        return response, request
