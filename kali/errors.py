@@ -48,11 +48,25 @@ class HTTPError(Exception):
         headers: dict[str, str] | list[tuple[str, str]] | None = None,
     ) -> None:
         if not isinstance(status, int) or not 400 <= status <= 599:
-            raise ValueError(f"HTTPError status must be an int in 400-599, not {status!r}")
+            raise ValueError(
+                f"HTTPError status must be an int in 400-599, not {status!r}"
+            )
         super().__init__(message or reason_phrase(status))
         self.status = status
-        self.headers = list(headers.items()) if isinstance(headers, dict) else list(headers or [])
+        self.headers = (
+            list(headers.items()) if isinstance(headers, dict) else list(headers or [])
+        )
 
     @property
     def message(self) -> str:
         return str(self.args[0])
+
+
+class RoutingError(HTTPError):
+    """An HTTPError raised by kali's own dispatch: no route (404), a method
+    the route does not serve (405/501), a bad query (400), a refused file.
+
+    A Router answers it with an error Response rather than letting it
+    propagate, as 0.0.8's Router returned its 404 page; the server still
+    renders that page with the app's ``error_page`` when there is one.
+    """

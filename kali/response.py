@@ -86,6 +86,14 @@ def _header_pairs(headers: Headers) -> list[tuple[str, str]]:
     return [check_header(name, value) for name, value in items]
 
 
+def _with_type(headers: Headers, content_type: str) -> list[tuple[str, str]]:
+    """The app's headers, with ``content_type`` first unless they set one."""
+    pairs = _header_pairs(headers)
+    if not any(name == "content-type" for name, _ in pairs):
+        pairs.insert(0, ("content-type", content_type))
+    return pairs
+
+
 def _has_no_body(code: int) -> bool:
     # RFC 9110 6.4.1: 1xx, 204 and 304 responses never carry content.
     return code < 200 or code in (204, 304)
@@ -337,8 +345,7 @@ class Response:
         cannot be opened.
         """
         self = cls.__new__(cls)
-        extra = _header_pairs(headers)
-        extra.insert(0, ("content-type", content_type))
+        extra = _with_type(headers, content_type)
         if download_name is not None:
             extra.append(("content-disposition", _attachment(download_name)))
         self._start(code, extra, False)
@@ -377,9 +384,7 @@ class Response:
         become an error page any more, so the browser gets a truncated body.
         """
         self = cls.__new__(cls)
-        extra = _header_pairs(headers)
-        extra.insert(0, ("content-type", content_type))
-        self._start(code, extra, False)
+        self._start(code, _with_type(headers, content_type), False)
         self._stream = iter_chunks(chunks)
         self._length = None
         self._finish()
@@ -390,8 +395,9 @@ class Response:
         """``data`` as UTF-8 JSON with ``application/json``. TypeError for
         values JSON cannot encode."""
         text = _json.dumps(data, ensure_ascii=False, separators=(",", ":"))
-        pairs = [("content-type", "application/json")] + _header_pairs(headers)
-        return Response(text, code=code, headers=pairs)
+        return Response(
+            text, code=code, headers=_with_type(headers, "application/json")
+        )
 
     @staticmethod
     def redirect(url: str) -> Response:
@@ -417,13 +423,28 @@ class Response:
         )
         return Response(page, code=code)
 
+    #: Set on pages made by :meth:`error_page`: the server re-renders them
+    #: with the app's ``error_page`` function when it has one.
+    error_message: str | None = None
+    is_error_page = False
+
     @staticmethod
-    def error_page(code: int, message: str | None = None) -> Response:
-        """A plain page for an error status; ``message`` is escaped."""
-        return Response.generic(
+    def error_page(
+        code: int, message: str | None = None, *, headers: Headers = None
+    ) -> Response:
+        """kali's plain page for an error status; ``message`` is escaped."""
+        page = Response.generic(
             ["<p>", escape(message), "</p>"] if message else None,
             code=code,
         )
+        for name, value in _header_pairs(headers):
+            page.add_header(name, value)
+        page.is_error_page = True
+        page.error_message = message
+        page.error_headers = tuple(_header_pairs(headers))
+        return page
+
+    error_headers: tuple[tuple[str, str], ...] = ()
 
     @staticmethod
     def swear(request: Request, detail: Body, *, code: int = 500) -> Response:

@@ -37,7 +37,7 @@ import inspect
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from .errors import HTTPError
+from .errors import RoutingError
 from .request import Request
 from .response import Response
 
@@ -56,12 +56,12 @@ KNOWN_METHODS = (
 _GET_AND_HEAD = ("GET", "HEAD")
 
 
-def method_error(method: str, allowed: Sequence[str]) -> HTTPError:
+def method_error(method: str, allowed: Sequence[str]) -> RoutingError:
     """The error for ``method`` on a path that serves only ``allowed``:
     501 for a method kali does not know, else 405 with an ``allow`` header."""
     if method not in KNOWN_METHODS:
-        return HTTPError(501)
-    return HTTPError(405, headers=[("allow", ", ".join(allowed))])
+        return RoutingError(501)
+    return RoutingError(405, headers=[("allow", ", ".join(allowed))])
 
 
 def json_handler(fn: F) -> F:
@@ -146,13 +146,13 @@ def _call_method(cls: type, suffix: str, request: Request) -> Any:
     if name is None:
         allowed = _allowed_methods(cls, suffix)
         if suffix and not allowed:
-            raise HTTPError(404)
+            raise RoutingError(404)
         raise method_error(request.command, allowed)
     return getattr(cls(*request.args), name)(request)
 
 
 def _not_found(request: Request) -> Any:
-    raise HTTPError(404)
+    raise RoutingError(404)
 
 
 class _FunctionEndpoint:
@@ -206,16 +206,18 @@ class _FunctionEndpoint:
             if key in self.keywords:
                 continue
             if key in self.taken:
-                raise HTTPError(400, f"Query parameter {key[:100]!r} is in the path.")
+                raise RoutingError(
+                    400, f"Query parameter {key[:100]!r} is in the path."
+                )
             if not self.takes_any_keyword:
-                raise HTTPError(400, f"Unknown query parameter {key[:100]!r}.")
+                raise RoutingError(400, f"Unknown query parameter {key[:100]!r}.")
         for name in self.required:
             if name not in query:
-                raise HTTPError(400, f"Missing query parameter {name!r}.")
+                raise RoutingError(400, f"Missing query parameter {name!r}.")
 
     def __call__(self, request: Request) -> Any:
         if request.has_suffix():
-            raise HTTPError(404)
+            raise RoutingError(404)
         if request.command not in _GET_AND_HEAD:
             raise method_error(request.command, _GET_AND_HEAD)
         query = request.GET.single
@@ -254,14 +256,22 @@ class Router:
     # -- dispatch ------------------------------------------------------------
 
     def __call__(self, request: Request) -> Any:
+        try:
+            return self._dispatch(request)
+        except RoutingError as error:
+            return Response.error_page(
+                error.status, error.message, headers=error.headers
+            )
+
+    def _dispatch(self, request: Request) -> Any:
         redirect = request.normalize()
         if redirect is not None:
             if redirect.code == 404:  # ".." above the root
-                raise HTTPError(404)
+                raise RoutingError(404)
             return redirect
         found = self.find(request.path)
         if found is None:
-            raise HTTPError(404)
+            raise RoutingError(404)
         handler, depth, args = found
         request.mount_depth = depth
         request.args = args
@@ -396,7 +406,7 @@ class Router:
 
             def servlet(request: Request) -> Any:
                 if request.has_suffix() and not allow_suffix:
-                    raise HTTPError(404)
+                    raise RoutingError(404)
                 return _call_method(cls, "", request)
 
             node.entry = (servlet, wildcards)
@@ -421,7 +431,7 @@ class Router:
             def service(request: Request) -> Any:
                 suffix = request.path_suffix()
                 if len(suffix) != 1:
-                    raise HTTPError(404)
+                    raise RoutingError(404)
                 return _call_method(cls, "_" + suffix[0], request)
 
             self.delegate_folder(where, service)

@@ -394,7 +394,16 @@ class Server:
         """Run the handler inside kali's one error boundary."""
         try:
             result = self.handler(request)
-            return result if isinstance(result, Response) else Response(result)
+            if not isinstance(result, Response):
+                return Response(result)
+            if result.is_error_page and self.error_page is not None:
+                return self.render_error(
+                    request,
+                    result.code,
+                    result.error_message or "",
+                    result.error_headers,
+                )
+            return result
         except HTTPError as error:
             return self.render_error(
                 request, error.status, error.message, error.headers

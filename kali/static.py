@@ -39,7 +39,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
-from .errors import HTTPError
+from .errors import RoutingError
 from .iolist import escape
 from .multidict import Bag
 from .request import Request
@@ -179,7 +179,7 @@ def parse_range(value: str, size: int) -> tuple[int, int] | None:
     else:
         return None
     if start >= size or start >= stop:
-        raise HTTPError(416, headers=[("content-range", f"bytes */{size}")])
+        raise RoutingError(416, headers=[("content-range", f"bytes */{size}")])
     return start, stop
 
 
@@ -246,9 +246,9 @@ class StaticFolder:
         parts = suffix[:-1] if want_folder else suffix
         statuses = [refusal(part) for part in parts]
         if 404 in statuses:
-            raise HTTPError(404)
+            raise RoutingError(404)
         if 403 in statuses:
-            raise HTTPError(403)
+            raise RoutingError(403)
         real = self.resolve(parts)
         if want_folder:
             return self.folder(request, real)
@@ -260,9 +260,9 @@ class StaticFolder:
         real = os.path.realpath(os.path.join(self.real_root, *parts))
         relative = self.relative(real)
         if relative is None:
-            raise HTTPError(404)
+            raise RoutingError(404)
         if any(name.startswith((".", "_")) for name in relative):
-            raise HTTPError(403)
+            raise RoutingError(403)
         return real
 
     def is_public(self, real: str) -> bool:
@@ -291,9 +291,9 @@ class StaticFolder:
         try:
             info = os.stat(real)
         except (OSError, ValueError):
-            raise HTTPError(404) from None
+            raise RoutingError(404) from None
         if not stat.S_ISREG(info.st_mode):  # directories, FIFOs, devices
-            raise HTTPError(404)
+            raise RoutingError(404)
         size = info.st_size
         etag = f'"{size:x}-{info.st_mtime_ns:x}"'
         headers = [
@@ -326,24 +326,24 @@ class StaticFolder:
                 length=stop - start,
             )
         except OSError:  # vanished or unreadable since the stat
-            raise HTTPError(404) from None
+            raise RoutingError(404) from None
 
     # -- folders -------------------------------------------------------------
 
     def folder(self, request: Request, real: str) -> Response:
         """The index file or a listing of the folder ``real``."""
         if not os.path.isdir(real):
-            raise HTTPError(404)
+            raise RoutingError(404)
         if self.index is not None:
             candidate = os.path.join(real, self.index)
             if os.path.isfile(candidate):
                 return self.file(request, candidate)
         if not self.listing:
-            raise HTTPError(404)
+            raise RoutingError(404)
         try:
             entries = self.entries(real)
         except OSError:
-            raise HTTPError(404) from None
+            raise RoutingError(404) from None
         items: list[Any] = []
         if len(request.path) > 1:  # kept from 0.0.8, even at the mount root
             items.append(LINK.format(href="..", name=".."))

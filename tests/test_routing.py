@@ -148,9 +148,15 @@ def test_router_returns_the_handlers_value_and_sets_request_fields():
     request = Request("GET", "/p/q/r", "HTTP/1.0")
     assert router(request) == ["raw", "q"]
     assert request.mount_depth == 2 and request.args == ["q"]
+    # As in 0.0.8, no match is answered with a 404 page, not an exception.
+    missing = router(Request("GET", "/nothing", "HTTP/1.0"))
+    assert isinstance(missing, Response) and missing.code == 404
+    assert missing.is_error_page
+    # The app's own HTTPErrors propagate through the Router unchanged.
+    router.delegate("/teapot", lambda request: (_ for _ in ()).throw(HTTPError(418)))
     with pytest.raises(HTTPError) as caught:
-        router(Request("GET", "/nothing", "HTTP/1.0"))
-    assert caught.value.status == 404
+        router(Request("GET", "/teapot", "HTTP/1.0"))
+    assert caught.value.status == 418
 
 
 def test_percent_encoded_slash_splits_components():
