@@ -20,7 +20,7 @@ echo "== installing kali and its test tools into .venv"
 .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[dev]'
 
 echo "== ruff"
-.venv/bin/ruff check --select E,F,W,I,B,UP --line-length 88 --target-version py39 kali tests bench examples
+.venv/bin/ruff check kali tests bench examples
 echo "== mypy (strict on kali/; linux, win32, darwin)"
 for platform in linux win32 darwin; do
     .venv/bin/mypy --platform "$platform" kali

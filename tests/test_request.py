@@ -1,9 +1,9 @@
 import io
 
 import pytest
-from kali.formdata import FileUpload
 
 from kali.errors import ProtocolError
+from kali.formdata import FileUpload
 from kali.multidict import Bag
 from kali.request import Request
 
