@@ -439,7 +439,9 @@ class Server:
             except Exception:
                 self.log.exception("The error_page function failed")
         if response is None:
-            response = Response.error_page(status, message if status < 500 else None)
+            # Messages are kali's or the app's own words (an HTTPError, a
+            # refusal); an exception's text never gets here.
+            response = Response.error_page(status, message or None)
         for name, value in headers:
             response.add_header(name, value)
         return response

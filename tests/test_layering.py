@@ -20,6 +20,8 @@ FORBIDDEN = {
     "response": {"server", "routing", "static"},
     "connection": {"server", "routing", "static", "response"},
     "routing": {"server"},
+    "sqlite": {"server"},
+    "sessions": {"server"},
     "static": {"server"},
     "testing": set(),
 }
