@@ -604,7 +604,12 @@ def serve_http(
             if start is not None:
                 launch_browser(running, server.log, background=False)
             return
-    server.bind()
+    try:
+        server.bind()
+    except BaseException:
+        if instance is not None:
+            instance.release()
+        raise
     cleanups: list[Callable[[], None]] = []
     try:
         if instance is not None:

@@ -21,6 +21,8 @@ FORBIDDEN = {
     "connection": {"server", "routing", "static", "response"},
     "routing": {"server"},
     "sqlite": {"server"},
+    "desktop": {"routing", "static", "forms", "templates"},
+    "pagewatch": {"routing", "static", "forms", "templates"},
     "sessions": {"server"},
     "static": {"server"},
     "testing": set(),
