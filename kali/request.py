@@ -43,6 +43,14 @@ def _split_origin_form(target: str) -> urllib.parse.ParseResult:
     return urllib.parse.ParseResult("", "", path, "", query, "")
 
 
+def _is_seekable(stream: IO[bytes]) -> bool:
+    # SpooledTemporaryFile has no seekable() before Python 3.11, yet seeks.
+    try:
+        return bool(stream.seekable())
+    except AttributeError:
+        return hasattr(stream, "seek")
+
+
 def _decode_path(raw_path: str) -> list[str]:
     try:
         text = urllib.parse.unquote(raw_path, encoding="utf-8", errors="strict")
@@ -98,7 +106,7 @@ class Request:
             self._body = bytes(payload)
         else:
             self._payload_file = payload
-            self._payload_start = payload.tell() if payload.seekable() else 0
+            self._payload_start = payload.tell() if _is_seekable(payload) else 0
         form_source: bytes | IO[bytes] = (
             self._body if self._body is not None else payload  # type: ignore[assignment]
         )
@@ -141,7 +149,7 @@ class Request:
         if self._body is None:
             stream = self._payload_file
             assert stream is not None
-            if stream.seekable():
+            if _is_seekable(stream):
                 stream.seek(self._payload_start)
             self._body = stream.read()
         return self._body

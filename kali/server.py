@@ -24,6 +24,7 @@ from __future__ import annotations
 import logging
 import queue
 import socket
+import struct
 import sys
 import threading
 import time
@@ -64,6 +65,16 @@ DEFAULT_BACKLOG = 128
 #: Longer than a browser keeps an unused pre-connection (Chromium: 10 s), so
 #: idle sockets die in the kernel instead of reaching accept().
 DEFER_ACCEPT_SECONDS = 30
+
+
+def _reset(client: socket.socket) -> None:
+    """Close with a TCP reset (SO_LINGER with a zero timeout)."""
+    linger = struct.pack("HH" if sys.platform == "win32" else "ii", 1, 0)
+    try:
+        client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, linger)
+    except OSError:
+        pass
+    client.close()
 
 
 def launch_browser(
@@ -456,10 +467,17 @@ class Server:
         complete: bool,
     ) -> None:
         head_only = head is not None and head.method == "HEAD"
+        broken = False
         try:
             self._send(client, response, head_only)
         except OSError as error:
             self.log.info("Failed to send: %s", error)
+        except Exception:
+            # A stream body failed after its head was sent: too late for a
+            # 500 page. Reset the connection so that the client sees a
+            # failure rather than a short body that looks complete.
+            self.log.exception("The response body failed while being sent")
+            broken = True
         finally:
             response.close()
         self.log.info(
@@ -471,7 +489,10 @@ class Server:
             response.content_length if response.content_length is not None else "-",
             (time.monotonic() - started) * 1000,
         )
-        self._close(client, drain=not complete)
+        if broken:
+            _reset(client)
+        else:
+            self._close(client, drain=not complete)
 
     @staticmethod
     def _peer(client: socket.socket) -> str:

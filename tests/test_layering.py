@@ -21,6 +21,8 @@ FORBIDDEN = {
     "connection": {"server", "routing", "static", "response"},
     "routing": {"server"},
     "sqlite": {"server"},
+    "wsgi": {"static", "forms", "templates"},
+    "console": {"routing", "static", "forms", "templates"},
     "desktop": {"routing", "static", "forms", "templates"},
     "pagewatch": {"routing", "static", "forms", "templates"},
     "sessions": {"server"},

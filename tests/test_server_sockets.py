@@ -572,3 +572,22 @@ def test_on_ready_sees_the_real_port():
     assert (
         seen and seen[0].startswith("http://127.0.0.1:") and not seen[0].endswith(":0/")
     )
+
+
+def test_a_stream_that_fails_midway_resets_the_connection(serve, caplog):
+    def broken():
+        yield "partial"
+        raise RuntimeError("stream-broke")
+
+    def handler(request):
+        return Response.stream(broken()) if request.path == ["broken"] else "ok"
+
+    server = serve(handler)
+    with caplog.at_level(logging.ERROR, logger="kali"):
+        with connect(server) as sock:
+            sock.sendall(b"GET /broken HTTP/1.0\r\n\r\n")
+            with pytest.raises(ConnectionResetError):
+                while sock.recv(65536):
+                    pass
+        assert_alive(server)
+    assert "stream-broke" in caplog.text

@@ -1,0 +1,100 @@
+"""WSGI both ways: a plain WSGI app inside kali, and kali under wsgiref.
+
+Run it with ``./demo.sh wsgi_demo``: kali serves a small Router with a plain
+WSGI application mounted at /legacy/, and reads commands from the terminal
+(type ``help``, ``visits`` or ``quit``). Run ``./demo.sh wsgi_demo --wsgiref``
+to serve the very same Router with the standard library's ``wsgiref``
+server instead, the way waitress or gunicorn would run it.
+"""
+
+import logging
+import sys
+from wsgiref.simple_server import make_server
+
+from kali import Response, Router, Template, serve_http
+from kali.console import Commands
+from kali.wsgi import from_wsgi, to_wsgi
+
+logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+
+PAGE = Template(
+    """<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>WSGI both ways</title>
+<style>body{font-family:sans-serif;max-width:40em;margin:2em auto}</style>
+</head><body>
+<h1>WSGI both ways</h1>
+<p>This page comes from a kali Router, served by <b>{server}</b>.</p>
+<ul>
+<li><a href="/hello/World">/hello/World</a>: a kali function</li>
+<li><a href="/legacy/">/legacy/</a>: a plain WSGI application, mounted in the
+Router (it sees SCRIPT_NAME=/legacy)</li>
+</ul>
+<p>Pages served so far: {visits}</p>
+</body></html>"""
+)
+
+
+def legacy_app(environ, start_response):
+    """A WSGI application written for no framework at all (PEP 3333)."""
+    lines = [
+        "Hello from plain WSGI!",
+        "",
+        f"SCRIPT_NAME = {environ['SCRIPT_NAME']!r}",
+        f"PATH_INFO   = {environ['PATH_INFO']!r}",
+        f"QUERY       = {environ['QUERY_STRING']!r}",
+        f"server      = {environ['SERVER_SOFTWARE']}",
+    ]
+    start_response("200 OK", [("Content-Type", "text/plain; charset=utf-8")])
+    return ["\n".join(lines).encode("utf-8")]
+
+
+def make_app(server_name="kali"):
+    """The Router, with the WSGI app mounted inside it, and its counter."""
+    app = Router()
+    visits = {"count": 0}
+
+    @app.function("/")
+    def home():
+        visits["count"] += 1
+        return PAGE(server=server_name, visits=visits["count"])
+
+    @app.function("/hello/*")
+    def hello(name):
+        visits["count"] += 1
+        return Response.plain_text(f"Hello, {name}!")
+
+    # from_wsgi turns any WSGI application (Flask, Bottle...) into a kali
+    # handler; mounted as a folder, its mount point becomes SCRIPT_NAME.
+    app.delegate_folder("/legacy/", from_wsgi(legacy_app))
+    return app, visits
+
+
+def make_commands(visits):
+    """Console commands: they run between two requests, never during one."""
+    commands = Commands()
+
+    @commands.command(name="visits")
+    def count_visits():
+        """How many pages were served."""
+        return f"{visits['count']} pages served"
+
+    return commands
+
+
+def serve_with_wsgiref(port=8080):
+    """The same Router under wsgiref: to_wsgi makes it a WSGI application."""
+    app, _ = make_app("wsgiref")
+    with make_server("127.0.0.1", port, to_wsgi(app)) as server:
+        print(f"Serving on http://127.0.0.1:{port}/ with wsgiref; Ctrl-C stops.")
+        try:
+            server.serve_forever()
+        except KeyboardInterrupt:
+            pass
+
+
+if __name__ == "__main__":
+    if "--wsgiref" in sys.argv:
+        serve_with_wsgiref()
+    else:
+        router, counter = make_app()
+        serve_http(router, commands=make_commands(counter))

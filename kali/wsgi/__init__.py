@@ -1,0 +1,55 @@
+"""WSGI both ways (PEP 3333): a kali app under any WSGI server, and any WSGI
+app under kali's loop.
+
+* :func:`to_wsgi` turns a kali handler (a Router, a guarded app, any
+  ``handler(request)``) into a WSGI application, so an app that outgrows
+  localhost runs unchanged under waitress, gunicorn or ``wsgiref``::
+
+      application = to_wsgi(make_app())   # waitress-serve myapp:application
+
+* :func:`from_wsgi` turns a WSGI application (Flask, Bottle...) into a kali
+  handler, and :func:`serve_wsgi` serves one with ``serve_http``: one thread,
+  the browser-safe loop and the localhost security checks, no thread per
+  request.
+
+``kali.wsgi.application`` holds the first direction, ``kali.wsgi.handler``
+the second. Rules: this package translates between the WSGI environ and
+kali's Request and Response. It never touches sockets (the WSGI server or
+``kali.server`` does) and reuses the server's one error boundary
+(``Server.respond``) instead of having its own.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..server import serve_http
+from .application import (
+    Environ,
+    StartResponse,
+    WSGIAdapter,
+    WSGIApplication,
+    to_wsgi,
+)
+from .handler import LogStream, WSGIHandler, from_wsgi, make_environ
+
+__all__ = [
+    "Environ",
+    "LogStream",
+    "StartResponse",
+    "WSGIAdapter",
+    "WSGIApplication",
+    "WSGIHandler",
+    "from_wsgi",
+    "make_environ",
+    "serve_wsgi",
+    "to_wsgi",
+]
+
+
+def serve_wsgi(app: WSGIApplication, **options: Any) -> None:
+    """Serve the WSGI application ``app`` with ``serve_http(**options)``:
+    ``serve_wsgi(flask_app, port=5000)``. Takes every ``serve_http`` option;
+    with ``ssl_context`` the app sees ``wsgi.url_scheme == "https"``."""
+    scheme = "http" if options.get("ssl_context") is None else "https"
+    serve_http(from_wsgi(app, url_scheme=scheme), **options)

@@ -1,0 +1,815 @@
+"""kali.wsgi: a kali handler as a WSGI app and a WSGI app as a kali handler,
+both checked by ``wsgiref.validate`` and both answering real HTTP."""
+
+from __future__ import annotations
+
+import http.client
+import io
+import logging
+import sys
+import threading
+import time
+import wsgiref.util
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+from wsgiref.validate import validator
+
+import pytest
+
+from kali.errors import HTTPError
+from kali.protocol import Limits
+from kali.response import Response
+from kali.routing import Router
+from kali.testing import Client
+from kali.wsgi import LogStream, from_wsgi, make_environ, serve_wsgi, to_wsgi
+
+# -- a kali app, and a way to call a WSGI app the way a server does ------------
+
+
+def make_kali_app(tmp_path=None, events=None):
+    events = events if events is not None else []
+    app = Router()
+
+    @app.function("/hello/*")
+    def hello(name, greeting="Hello"):
+        return Response.plain_text(f"{greeting}, {name}!")
+
+    @app.servlet("/echo")
+    class Echo:
+        def do_POST(self, request):
+            spooled = request.body_file is not None
+            events.append(request)
+            return Response.json(
+                {
+                    "form": dict(request.POST.single),
+                    "length": len(request.body),
+                    "spooled": spooled,
+                    "type": request.content_type,
+                    "path": request.path,
+                    "uri": request.uri,
+                }
+            )
+
+    @app.function("/stream")
+    def stream(size="0"):
+        def chunks():
+            try:
+                for i in range(3):
+                    yield f"part {i};" + "." * int(size)
+            finally:
+                events.append("stream closed")
+
+        return Response.stream(chunks(), content_type="text/plain")
+
+    @app.function("/boom")
+    def boom():
+        raise RuntimeError("secret-detail")
+
+    @app.function("/teapot")
+    def teapot():
+        raise HTTPError(418, "short and stout", headers={"x-pot": "yes"})
+
+    @app.function("/hop")
+    def hop():
+        return Response("ok", headers={"connection": "keep-alive", "x-kept": "1"})
+
+    if tmp_path is not None:
+        data = tmp_path / "data.bin"
+        data.write_bytes(bytes(range(256)) * 4)
+
+        @app.function("/file")
+        def file(offset="0", length=""):
+            return Response.file(
+                data, offset=int(offset), length=int(length) if length else None
+            )
+
+    @app.function("/path")
+    def path_echo():
+        return Response.json([])
+
+    return app
+
+
+class Result:
+    def __init__(self, status, headers, body):
+        self.status = status
+        self.code = int(status[:3])
+        self.headers = {name.lower(): value for name, value in headers}
+        self.body = body
+
+
+def call(
+    app, method="GET", path="/", body=b"", headers=None, validate=True, **environ_extra
+):
+    """Run ``app`` (under wsgiref.validate) as a WSGI server would."""
+    target, _, query = path.partition("?")
+    environ = {
+        "REQUEST_METHOD": method,
+        "SCRIPT_NAME": "",
+        "PATH_INFO": target,
+        "QUERY_STRING": query,
+        "wsgi.input": io.BytesIO(body),
+        "wsgi.errors": io.StringIO(),
+        "HTTP_HOST": "127.0.0.1:8000",
+        "SERVER_PORT": "8000",
+    }
+    if body:
+        environ["CONTENT_LENGTH"] = str(len(body))
+    for name, value in (headers or {}).items():
+        key = name.upper().replace("-", "_")
+        if key not in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+            key = "HTTP_" + key
+        environ[key] = value
+    environ.update(environ_extra)
+    wsgiref.util.setup_testing_defaults(environ)
+    started = []
+
+    def start_response(status, response_headers, exc_info=None):
+        started.append((status, response_headers))
+        return lambda data: None
+
+    iterable = (validator(app) if validate else app)(environ, start_response)
+    try:
+        body_out = b"".join(iterable)
+    finally:
+        iterable.close()
+    status, response_headers = started[-1]
+    return Result(status, response_headers, body_out)
+
+
+# -- to_wsgi: a kali handler under a WSGI server -------------------------------
+
+
+def test_get_through_wsgi():
+    result = call(to_wsgi(make_kali_app()), path="/hello/World?greeting=Hi")
+    assert result.status == "200 OK"
+    assert result.body == b"Hi, World!"
+    assert result.headers["content-type"] == "text/plain; charset=utf-8"
+    assert result.headers["content-length"] == "10"
+    assert result.headers["x-content-type-options"] == "nosniff"
+
+
+def test_post_form_body_is_read_to_exactly_content_length():
+    events = []
+    app = to_wsgi(make_kali_app(events=events))
+    body = b"name=Ada&lang=en"
+    environ_input = io.BytesIO(body + b"MORE BYTES THAT ARE NOT THE BODY")
+    result = call(
+        app,
+        "POST",
+        "/echo",
+        body=body,
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+        **{"wsgi.input": environ_input},
+    )
+    assert result.code == 200
+    assert result.body.startswith(b'{"form":{"name":"Ada","lang":"en"},"length":16')
+    assert environ_input.read() == b"MORE BYTES THAT ARE NOT THE BODY"
+
+
+def test_big_body_is_spooled_and_released_after_the_response():
+    events = []
+    app = to_wsgi(
+        make_kali_app(events=events), limits=Limits(max_form_memory_bytes=1000)
+    )
+    body = b"x" * 5000
+    result = call(
+        app, "POST", "/echo", body=body, headers={"Content-Type": "text/plain"}
+    )
+    assert result.code == 200
+    assert b'"length":5000,"spooled":true' in result.body
+    (request,) = events
+    assert request.body_file.closed  # close() of the iterable released it
+
+
+def test_streamed_body_is_sent_as_produced_and_closed():
+    events = []
+    app = to_wsgi(make_kali_app(events=events))
+    result = call(app, path="/stream")
+    assert result.code == 200
+    assert result.body == b"part 0;part 1;part 2;"
+    assert "content-length" not in result.headers
+    assert events == ["stream closed"]
+
+
+def test_stream_abandoned_half_way_is_closed():
+    events = []
+    app = to_wsgi(make_kali_app(events=events))
+    big = 200_000  # bigger than a coalesced chunk
+    environ = {"REQUEST_METHOD": "GET", "PATH_INFO": "/stream"}
+    environ["QUERY_STRING"] = f"size={big}"
+    environ["SCRIPT_NAME"] = ""
+    wsgiref.util.setup_testing_defaults(environ)
+    iterable = validator(app)(environ, lambda status, headers, exc=None: None)
+    assert next(iter(iterable)) == b"part 0;" + b"." * big
+    assert events == []
+    iterable.close()
+    assert events == ["stream closed"]
+
+
+def test_handler_error_is_a_500_without_details(caplog):
+    with caplog.at_level(logging.ERROR, logger="kali"):
+        result = call(to_wsgi(make_kali_app()), path="/boom")
+    assert result.status == "500 Internal Server Error"
+    assert b"secret-detail" not in result.body
+    assert "secret-detail" in caplog.text
+
+
+def test_debug_shows_the_traceback(caplog):
+    with caplog.at_level(logging.CRITICAL, logger="kali"):
+        result = call(to_wsgi(make_kali_app(), debug=True), path="/boom")
+    assert result.code == 500 and b"secret-detail" in result.body
+
+
+def test_http_errors_and_404():
+    app = to_wsgi(make_kali_app())
+    teapot = call(app, path="/teapot")
+    assert teapot.status == "418 I'm a Teapot" or teapot.code == 418
+    assert teapot.headers["x-pot"] == "yes" and b"short and stout" in teapot.body
+    assert call(app, path="/nowhere").code == 404
+
+
+def test_error_page_option():
+    def page(request, status, message):
+        return Response(f"custom {status}", code=status)
+
+    result = call(to_wsgi(make_kali_app(), error_page=page), path="/nowhere")
+    assert result.code == 404 and result.body == b"custom 404"
+
+
+def test_head_has_the_get_headers_and_no_body():
+    app = to_wsgi(make_kali_app())
+    result = call(app, "HEAD", "/hello/World")
+    assert result.code == 200 and result.body == b""
+    assert result.headers["content-length"] == "13"
+
+
+def test_hop_by_hop_headers_are_left_to_the_server():
+    result = call(to_wsgi(make_kali_app()), path="/hop")
+    assert "connection" not in result.headers and result.headers["x-kept"] == "1"
+
+
+def test_file_body_uses_the_servers_file_wrapper(tmp_path):
+    app = to_wsgi(make_kali_app(tmp_path))
+    wrapped = []
+
+    def file_wrapper(filelike, block_size=8192):
+        wrapped.append(filelike)
+        return wsgiref.util.FileWrapper(filelike, block_size)
+
+    whole = call(app, path="/file", **{"wsgi.file_wrapper": file_wrapper})
+    assert whole.body == bytes(range(256)) * 4 and len(wrapped) == 1
+    span = call(
+        app,
+        path="/file?offset=10&length=5",
+        **{"wsgi.file_wrapper": file_wrapper},
+    )
+    assert span.body == bytes(range(10, 15))
+    assert span.headers["content-length"] == "5"
+    plain = call(app, path="/file?offset=250&length=10")  # no file_wrapper
+    assert plain.body == bytes(range(250, 256)) + bytes(range(4))
+
+
+def test_raw_request_uri_keeps_encoded_slashes():
+    events = []
+    app = to_wsgi(make_kali_app(events=events))
+    call(app, "POST", "/echo", body=b"a=1", REQUEST_URI="/echo?x=%2F")
+    assert events[-1].uri == "/echo?x=%2F"
+
+
+def test_path_info_is_requoted_and_script_name_is_stripped():
+    events = []
+    app = to_wsgi(make_kali_app(events=events))
+    # PEP 3333: PATH_INFO holds the decoded bytes as latin-1 ("é" in UTF-8).
+    call(
+        app,
+        "POST",
+        "/echo",
+        body=b"a=1",
+        SCRIPT_NAME="/mounted",
+        REQUEST_URI="/mounted/echo",
+    )
+    assert events[-1].uri == "/echo"
+    result = call(app, path="/hello/J\xc3\xbcrgen%")
+    assert result.body == "Hello, Jürgen%!".encode()
+
+
+@pytest.mark.parametrize(
+    ("length", "body", "status"),
+    [
+        ("12", b"short", 400),
+        ("abc", b"", 400),
+        (str(10**9), b"", 413),
+    ],
+)
+def test_bad_bodies_are_refused(length, body, status):
+    result = call(
+        to_wsgi(make_kali_app()),
+        "POST",
+        "/echo",
+        validate=length.isdigit(),  # the validator itself refuses "abc"
+        **{"wsgi.input": io.BytesIO(body), "CONTENT_LENGTH": length},
+    )
+    assert result.code == status
+
+
+def test_chunked_request_body_is_read_to_eof_when_terminated():
+    events = []
+    app = to_wsgi(make_kali_app(events=events))
+    result = call(
+        app,
+        "POST",
+        "/echo",
+        headers={"Content-Type": "text/plain"},
+        **{"wsgi.input": io.BytesIO(b"abc" * 1000), "wsgi.input_terminated": True},
+    )
+    assert result.code == 200 and b'"length":3000' in result.body
+
+
+def test_bad_target_is_a_400_from_the_request_parser():
+    # PATH_INFO is decoded: "%ff" is literal text, "\xff" the byte 0xFF.
+    app = to_wsgi(make_kali_app())
+    assert call(app, path="/hello/%ff").body == b"Hello, %ff!"
+    assert call(app, path="/hello/\xff").code == 400
+
+
+def test_cross_site_post_is_refused_same_origin_passes():
+    app = to_wsgi(make_kali_app())
+    cross = call(
+        app, "POST", "/echo", body=b"a=1", headers={"Origin": "http://evil.example"}
+    )
+    assert cross.code == 403
+    same = call(
+        app, "POST", "/echo", body=b"a=1", headers={"Origin": "http://127.0.0.1:8000"}
+    )
+    assert same.code == 200
+    off = to_wsgi(make_kali_app(), security=False)
+    assert call(off, "POST", "/echo", headers={"Origin": "http://x"}).code == 200
+
+
+def test_the_app_is_never_entered_by_two_threads_at_once():
+    active, most = [0], [0]
+    guard = threading.Lock()
+
+    def slow(request):
+        with guard:
+            active[0] += 1
+            most[0] = max(most[0], active[0])
+        time.sleep(0.02)
+        with guard:
+            active[0] -= 1
+        return "ok"
+
+    app = to_wsgi(slow)
+    threads = [threading.Thread(target=call, args=(app,)) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert most[0] == 1
+
+
+# -- from_wsgi: a WSGI app as a kali handler ------------------------------------
+
+
+def echo_environ(environ, start_response):
+    body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+    keys = (
+        "REQUEST_METHOD SCRIPT_NAME PATH_INFO QUERY_STRING SERVER_NAME SERVER_PORT"
+        " CONTENT_TYPE CONTENT_LENGTH HTTP_X_TEST HTTP_COOKIE wsgi.url_scheme"
+    ).split()
+    lines = [f"{key}={environ.get(key)!s}" for key in keys]
+    lines.append(f"body={body.decode('latin-1')}")
+    lines.append(f"input-rest={environ['wsgi.input'].read(10)!r}")
+    start_response("200 OK", [("Content-Type", "text/plain; charset=utf-8")])
+    return ["\n".join(lines).encode("utf-8")]
+
+
+def fields(text):
+    return dict(line.split("=", 1) for line in text.splitlines())
+
+
+def test_wsgi_app_sees_a_pep_3333_environ():
+    client = Client(from_wsgi(validator(echo_environ)))
+    answer = client.get(
+        "/a/caf%C3%A9?x=1&y=%2F", headers={"X-Test": "v", "Cookie": "a=1"}
+    )
+    assert answer.status == 200 and answer.content_type == "text/plain"
+    seen = fields(answer.text)
+    assert seen["REQUEST_METHOD"] == "GET"
+    assert seen["SCRIPT_NAME"] == ""
+    assert seen["PATH_INFO"] == "/a/caf\xc3\xa9"  # the bytes, as latin-1
+    assert seen["QUERY_STRING"] == "x=1&y=%2F"
+    assert seen["SERVER_NAME"] == "127.0.0.1" and seen["SERVER_PORT"] == "8080"
+    assert seen["HTTP_X_TEST"] == "v" and seen["HTTP_COOKIE"] == "a=1"
+    assert seen["wsgi.url_scheme"] == "http"
+    assert seen["CONTENT_LENGTH"] == "None"
+
+
+def test_post_body_is_exactly_the_input():
+    client = Client(from_wsgi(validator(echo_environ)))
+    answer = client.post("/form", data={"name": "Ada"})
+    seen = fields(answer.text)
+    assert seen["REQUEST_METHOD"] == "POST"
+    assert seen["CONTENT_TYPE"] == "application/x-www-form-urlencoded"
+    assert seen["CONTENT_LENGTH"] == "8" and seen["body"] == "name=Ada"
+    assert seen["input-rest"] == "b''"
+
+
+def test_spooled_body_is_given_as_the_temporary_file():
+    client = Client(
+        from_wsgi(validator(echo_environ)), limits=Limits(max_form_memory_bytes=100)
+    )
+    answer = client.post("/upload", body=b"z" * 5000, content_type="text/plain")
+    seen = fields(answer.text)
+    assert seen["CONTENT_LENGTH"] == "5000" and seen["body"] == "z" * 5000
+
+
+def test_mounted_app_gets_script_name():
+    router = Router()
+    router.delegate_folder("/legacy/", from_wsgi(validator(echo_environ)))
+    client = Client(router)
+    seen = fields(client.get("/legacy/x/y?q=1").text)
+    assert seen["SCRIPT_NAME"] == "/legacy" and seen["PATH_INFO"] == "/x/y"
+    seen = fields(client.get("/legacy/").text)
+    assert seen["SCRIPT_NAME"] == "/legacy" and seen["PATH_INFO"] == "/"
+
+
+def test_make_environ_at_the_root_mount():
+    from kali.request import Request
+
+    request = Request("GET", "/", "HTTP/1.0", {"host": "[::1]"})
+    request.mount_depth = 1
+    environ = make_environ(request, url_scheme="https")
+    assert environ["SCRIPT_NAME"] == "" and environ["PATH_INFO"] == "/"
+    assert environ["SERVER_NAME"] == "[::1]" and environ["SERVER_PORT"] == "443"
+
+
+class Recorder:
+    """A WSGI app yielding ``chunks``, recording whether it was closed."""
+
+    def __init__(self, chunks, status="200 OK", headers=None, fail_at=None):
+        self.chunks = chunks
+        self.status = status
+        self.headers = headers or [("Content-Type", "text/plain")]
+        self.fail_at = fail_at
+        self.closed = 0
+
+    def __call__(self, environ, start_response):
+        start_response(self.status, self.headers)
+        return self.body()
+
+    def body(self):
+        try:
+            for index, chunk in enumerate(self.chunks):
+                if index == self.fail_at:
+                    raise RuntimeError("failed half-way")
+                yield chunk
+        finally:
+            self.closed += 1
+
+
+def test_streamed_wsgi_body_is_collected_and_closed():
+    app = Recorder([b"a", b"", b"bc", b"d"])
+    answer = Client(from_wsgi(validator(app))).get("/")
+    assert answer.status == 200 and answer.body == b"abcd"
+    assert answer.headers["content-length"] == "4"
+    assert app.closed == 1
+
+
+def test_long_wsgi_body_is_streamed_while_the_app_produces_it():
+    app = Recorder([b"x" * 1000] * 10)
+    handler = from_wsgi(validator(app), max_buffer_bytes=2500)
+    response = handler(_request("GET", "/"))
+    assert response.content_length is None  # streamed: no content-length
+    assert response.get_header("content-type") == "text/plain"
+    assert app.closed == 0  # still producing
+    assert response.body == b"x" * 10000
+    assert app.closed == 1
+
+
+def _request(method, target, headers=None):
+    from kali.request import Request
+
+    return Request(method, target, "HTTP/1.0", headers or {"host": "localhost"})
+
+
+def test_wsgi_app_error_is_a_500_and_the_iterable_is_closed(caplog):
+    app = Recorder([b"a", b"b"], fail_at=1)
+    with caplog.at_level(logging.ERROR, logger="kali"):
+        answer = Client(from_wsgi(validator(app))).get("/")
+    assert answer.status == 500 and b"failed half-way" not in answer.body
+    assert app.closed == 1 and "failed half-way" in caplog.text
+
+    def raises(environ, start_response):
+        raise ValueError("at once")
+
+    with caplog.at_level(logging.ERROR, logger="kali"):
+        assert Client(from_wsgi(raises)).get("/").status == 500
+
+
+def test_exc_info_replaces_the_status_before_the_body():
+    def app(environ, start_response):
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        try:
+            raise KeyError("gone")
+        except KeyError:
+            start_response(
+                "503 Service Unavailable",
+                [("Content-Type", "text/plain")],
+                sys.exc_info(),
+            )
+        return [b"try later"]
+
+    answer = Client(from_wsgi(validator(app))).get("/")
+    assert answer.status == 503 and answer.body == b"try later"
+
+
+def test_exc_info_after_the_body_started_reraises(caplog):
+    def app(environ, start_response):
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        yield b"half"
+        try:
+            raise KeyError("late")
+        except KeyError:
+            start_response("500 Oops", [("Content-Type", "text/plain")], sys.exc_info())
+        yield b"never"
+
+    with caplog.at_level(logging.ERROR, logger="kali"):
+        answer = Client(from_wsgi(app)).get("/")
+    assert answer.status == 500 and b"half" not in answer.body
+    assert "KeyError" in caplog.text
+
+
+@pytest.mark.parametrize(
+    "app",
+    [
+        lambda environ, start_response: [b"no start_response"],
+        lambda environ, start_response: (
+            start_response("200 OK", []),
+            start_response("200 OK", []),
+        ),
+        lambda environ, start_response: (start_response("OK", []), [b""])[1],
+        lambda environ, start_response: (start_response("200 OK", []), ["text"])[1],
+        lambda environ, start_response: (
+            start_response("200 OK", [("X-Bad", "a\r\nb")]),
+            [b""],
+        )[1],
+    ],
+    ids=["no-start", "twice", "bad-status", "str-body", "header-injection"],
+)
+def test_broken_wsgi_apps_are_a_500(app, caplog):
+    with caplog.at_level(logging.CRITICAL, logger="kali"):
+        assert Client(from_wsgi(app)).get("/").status == 500
+
+
+def test_head_reaches_the_app_and_the_body_is_dropped():
+    answer = Client(from_wsgi(validator(echo_environ))).head("/")
+    assert answer.status == 200 and answer.body == b""
+    assert int(answer.headers["content-length"]) > 0
+
+
+def test_write_callable_comes_before_the_iterable():
+    def app(environ, start_response):
+        write = start_response("201 Created", [("Content-Type", "text/plain")])
+        write(b"first ")
+        return [b"then"]
+
+    answer = Client(from_wsgi(validator(app))).get("/")
+    assert answer.status == 201 and answer.body == b"first then"
+
+
+def test_hop_by_hop_and_content_length_are_kalis():
+    def app(environ, start_response):
+        start_response(
+            "200 OK",
+            [
+                ("Content-Type", "text/plain"),
+                ("Connection", "keep-alive"),
+                ("Content-Length", "999"),
+                ("X-App", "1"),
+            ],
+        )
+        return [b"four"]
+
+    answer = Client(from_wsgi(validator(app))).get("/")
+    assert "connection" not in answer.headers
+    assert answer.headers["content-length"] == "4"
+    assert answer.headers["x-app"] == "1"
+
+
+def test_wsgi_errors_go_to_the_kali_logger(caplog):
+    def app(environ, start_response):
+        print("something odd", file=environ["wsgi.errors"])
+        environ["wsgi.errors"].write("unflushed")
+        start_response("204 No Content", [])
+        return []
+
+    with caplog.at_level(logging.ERROR, logger="kali"):
+        answer = Client(from_wsgi(validator(app))).get("/")
+    assert answer.status == 204
+    messages = [record.getMessage() for record in caplog.records]
+    assert "something odd\nunflushed" in messages
+
+
+def test_log_stream_refuses_bytes():
+    with pytest.raises(TypeError):
+        LogStream().write(b"bytes")  # type: ignore[arg-type]
+
+
+def test_url_scheme_must_be_http_or_https():
+    with pytest.raises(ValueError):
+        from_wsgi(echo_environ, url_scheme="ftp")
+
+
+def test_round_trip_kali_to_wsgi_to_kali():
+    events = []
+    handler = from_wsgi(to_wsgi(make_kali_app(events=events)))
+    client = Client(handler)
+    assert client.get("/hello/there").text == "Hello, there!"
+    posted = client.post("/echo", data={"k": "v"})
+    assert posted.json()["form"] == {"k": "v"}
+    assert client.get("/stream").text == "part 0;part 1;part 2;"
+    assert client.get("/missing").status == 404
+
+
+# -- real HTTP -------------------------------------------------------------------
+
+
+class QuietHandler(WSGIRequestHandler):
+    def log_message(self, format, *args):
+        pass
+
+
+@pytest.fixture
+def wsgiref_server():
+    servers = []
+
+    def start(app):
+        server = make_server(
+            "127.0.0.1", 0, app, server_class=WSGIServer, handler_class=QuietHandler
+        )
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        servers.append((server, thread))
+        return server.server_address[1]
+
+    yield start
+    for server, thread in servers:
+        server.shutdown()
+        thread.join(10)
+        server.server_close()
+
+
+def fetch(port, method="GET", path="/", body=None, headers=None, scheme_context=None):
+    if scheme_context is None:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    else:
+        connection = http.client.HTTPSConnection(
+            "127.0.0.1", port, timeout=10, context=scheme_context
+        )
+    try:
+        connection.request(method, path, body=body, headers=headers or {})
+        response = connection.getresponse()
+        data = response.read()
+        return response.status, dict(response.getheaders()), data
+    finally:
+        connection.close()
+
+
+def test_kali_app_under_wsgiref_answers_real_http(wsgiref_server, tmp_path):
+    events = []
+    port = wsgiref_server(validator(to_wsgi(make_kali_app(tmp_path, events))))
+    status, headers, body = fetch(port, path="/hello/J%C3%BCrgen")
+    assert status == 200 and body == "Hello, Jürgen!".encode()
+    status, _, body = fetch(
+        port,
+        "POST",
+        "/echo",
+        body=b"a=1&b=2",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert status == 200 and b'"form":{"a":"1","b":"2"}' in body
+    status, headers, body = fetch(port, "HEAD", "/hello/x")
+    assert status == 200 and body == b"" and headers["content-length"] == "9"
+    assert fetch(port, path="/stream")[2] == b"part 0;part 1;part 2;"
+    assert fetch(port, path="/file?offset=1&length=3")[2] == b"\x01\x02\x03"
+    assert fetch(port, path="/boom")[0] == 500
+
+
+@pytest.fixture
+def kali_wsgi_server():
+    """Serve a WSGI app with serve_wsgi (serve_http's loop) in a thread."""
+    running = []
+
+    def start(app, **options):
+        ready = threading.Event()
+        servers = []
+
+        def on_ready(server):
+            servers.append(server)
+            ready.set()
+
+        options.setdefault("port", 0)
+        thread = threading.Thread(
+            target=serve_wsgi,
+            args=(app,),
+            kwargs=dict(start=None, on_ready=on_ready, **options),
+            daemon=True,
+        )
+        thread.start()
+        assert ready.wait(10)
+        running.append((servers[0], thread))
+        return servers[0]
+
+    yield start
+    for server, thread in running:
+        server.stop()
+        thread.join(10)
+        assert not thread.is_alive()
+
+
+def test_wsgi_app_under_serve_http_answers_real_http(kali_wsgi_server):
+    app = Recorder([b"one ", b"two"])
+    server = kali_wsgi_server(validator(echo_environ))
+    status, headers, body = fetch(server.port, path="/p?q=1", headers={"X-Test": "t"})
+    assert status == 200 and headers["content-type"].startswith("text/plain")
+    seen = fields(body.decode())
+    assert seen["PATH_INFO"] == "/p" and seen["HTTP_X_TEST"] == "t"
+    assert seen["SERVER_PORT"] == str(server.port)
+    status, _, body = fetch(
+        server.port, "POST", "/", body=b"payload", headers={"Content-Type": "x/y"}
+    )
+    assert fields(body.decode())["body"] == "payload"
+    # kali's localhost checks guard the WSGI app too
+    status, _, _ = fetch(server.port, headers={"Host": "evil.example"})
+    assert status == 403
+    other = kali_wsgi_server(validator(app))
+    assert fetch(other.port)[2] == b"one two" and app.closed == 1
+
+
+def test_flask_app_under_serve_http(kali_wsgi_server):
+    flask = pytest.importorskip("flask")
+    app = flask.Flask("demo")
+
+    @app.route("/hi/<name>")
+    def hi(name):
+        return flask.jsonify(hello=name, url=flask.url_for("hi", name=name))
+
+    server = kali_wsgi_server(app)
+    status, _, body = fetch(server.port, path="/hi/you")
+    assert status == 200 and b'"hello":"you"' in body and b'"/hi/you"' in body
+
+
+# -- the example ---------------------------------------------------------------
+
+
+def load_example():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "examples" / "wsgi_demo.py"
+    spec = importlib.util.spec_from_file_location("example_wsgi_demo", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_wsgi_demo_example(wsgiref_server):
+    demo = load_example()
+    router, visits = demo.make_app()
+    client = Client(router)
+    assert "served by <b>kali</b>" in client.get("/").text
+    assert client.get("/hello/You").text == "Hello, You!"
+    legacy = client.get("/legacy/x?y=1").text
+    assert "SCRIPT_NAME = '/legacy'" in legacy and "PATH_INFO   = '/x'" in legacy
+    commands = demo.make_commands(visits)
+    assert commands.get("visits").run("") == "2 pages served"
+    wsgiref_app, _ = demo.make_app("wsgiref")
+    port = wsgiref_server(validator(to_wsgi(wsgiref_app)))
+    assert b"served by <b>wsgiref</b>" in fetch(port)[2]
+
+
+def test_failure_after_streaming_started_cuts_the_body_short(caplog):
+    app = Recorder([b"x" * 1000] * 5, fail_at=3)
+    handler = from_wsgi(validator(app), max_buffer_bytes=1500)
+    response = handler(_request("GET", "/"))
+    with caplog.at_level(logging.ERROR, logger="kali"):
+        assert response.body == b"x" * 3000
+    assert app.closed == 1 and "failed half-way" in caplog.text
+
+
+def test_streamed_wsgi_body_over_real_http(kali_wsgi_server):
+    app = Recorder([b"y" * 100_000] * 30)  # 3 MB: streamed, not buffered
+    server = kali_wsgi_server(validator(app))
+    status, headers, body = fetch(server.port)
+    assert status == 200 and body == b"y" * 3_000_000
+    assert "content-length" not in {name.lower() for name in headers}
+    assert app.closed == 1
+
+
+def test_head_of_a_long_body_stops_the_app_and_closes_it():
+    app = Recorder([b"z" * 1000] * 100)
+    handler = from_wsgi(validator(app), max_buffer_bytes=2500)
+    response = handler(_request("HEAD", "/"))
+    assert app.closed == 1 and response.code == 200
+    assert response.content_length is None and response.body == b""
