@@ -1,0 +1,8 @@
+<extend>base
+<?title?>{heading}
+<?content?>
+<div class="panel">
+  <p>{message}</p>
+  <p><a href="/">Back to today’s page</a></p>
+</div>
+</extend>

@@ -1,0 +1,7 @@
+<loop>
+<div class="fields">
+<?begin?>
+<div class="field field-{name}">{field}{message}</div>
+<?end?>
+</div>
+</loop>

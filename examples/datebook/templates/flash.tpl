@@ -1,0 +1,1 @@
+<p class="flash" role="status">{message}</p>

@@ -1,0 +1,782 @@
+"""The datebook example (examples/datebook.py), page by page, in-process.
+
+Each test gets a fresh database file and attachments folder under tmp_path,
+and a kali.testing Client (with the example's error pages) that keeps the
+session cookie like a browser. After every test the database must have no
+transaction left open: every handler commits its own work.
+"""
+
+from __future__ import annotations
+
+import datetime
+import html
+import importlib.util
+import os
+import re
+import sqlite3
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from kali.testing import Client
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE = ROOT / "examples" / "datebook.py"
+
+NAME = "Zoë Ångström 中文 🐍 <b>&amp;</b>"
+NOTES = "Café ☕\nsecond line — ünïcödé\n\n  indented"
+TODAY = datetime.date.today()
+
+
+def load_example():
+    spec = importlib.util.spec_from_file_location("datebook_example", EXAMPLE)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault(spec.name, module)
+    spec.loader.exec_module(module)
+    return module
+
+
+datebook = load_example()
+
+
+class Book:
+    """The app under test, its client and its files."""
+
+    def __init__(self, folder: Path):
+        self.db_path = folder / "datebook.sqlite3"
+        self.attachments = folder / "files"
+        self.app = datebook.make_app(self.db_path, self.attachments)
+        self.database = self.app.guard.connections[0]
+        self.client = Client(self.app, error_page=datebook.error_page)
+
+    def token(self, path):
+        """GET a guarded form and return its one-time submit token."""
+        page = self.client.get(path)
+        assert page.status == 200, page.text
+        return re.search(r'name="submit_token" value="([^"]+)"', page.text).group(1)
+
+    def count(self, table):
+        return self.database.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+
+    def add_contact(self, name=NAME, **fields):
+        data = {
+            "name": name,
+            "email": "",
+            "phone": "",
+            "birthday": "",
+            "notes": "",
+            "submit_token": self.token("/contacts/new"),
+            **fields,
+        }
+        saved = self.client.post("/contacts/new", data=data)
+        assert saved.status == 302, saved.text
+        return int(saved.location.rsplit("/", 1)[1])
+
+    def add_appointment(self, title="Lunch", **fields):
+        data = {
+            "title": title,
+            "day": (TODAY + datetime.timedelta(days=1)).isoformat(),
+            "start_time": "",
+            "end_time": "",
+            "place": "",
+            "contact_id": "",
+            "notes": "",
+            "submit_token": self.token("/appointments/new"),
+            **fields,
+        }
+        saved = self.client.post("/appointments/new", data=data)
+        assert saved.status == 302, saved.text
+        return self.database.execute("SELECT max(id) FROM appointment").fetchone()[0]
+
+    def attach(self, contact_id, name="notes.txt", content=b"hello", kind="text/plain"):
+        return self.client.post(
+            f"/contacts/{contact_id}/attach",
+            data={
+                "description": "",
+                "submit_token": self.token(f"/contacts/{contact_id}/attach"),
+            },
+            files={"file": (name, content, kind)},
+        )
+
+
+@pytest.fixture
+def book(tmp_path):
+    book = Book(tmp_path)
+    try:
+        yield book
+        assert not book.database.in_transaction, "a handler left a transaction open"
+    finally:
+        book.app.guard.close()
+
+
+def field_value(page, name):
+    """The value attribute of input ``name`` in the page, unescaped."""
+    match = re.search(rf'<input [^>]*name="{name}" value="([^"]*)"', page.text)
+    assert match, f"no input {name}"
+    return html.unescape(match.group(1))
+
+
+def textarea(page, name):
+    match = re.search(
+        rf'<textarea [^>]*name="{name}"[^>]*>\n?(.*?)</textarea>', page.text, re.S
+    )
+    assert match, f"no textarea {name}"
+    return html.unescape(match.group(1))
+
+
+# -- Pages, files and the first run ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("path", "title"),
+    [
+        ("/", "Today, "),
+        ("/contacts", "Contacts"),
+        ("/contacts/new", "New contact"),
+        ("/appointments", "Appointments"),
+        ("/appointments/new", "New appointment"),
+        ("/tasks", "Tasks"),
+        ("/tasks/new", "New task"),
+        ("/search", "Search"),
+        ("/search?q=nothing", "Search"),
+    ],
+)
+def test_every_page_renders_in_the_layout(book, path, title):
+    page = book.client.get(path)
+    assert page.status == 200
+    assert page.content_type == "text/html"
+    assert f"<title>{title}" in page.text
+    assert '<link rel="stylesheet" href="/static/style.css">' in page.text
+    assert "{" not in page.text  # no placeholder left unfilled
+
+
+def test_the_stylesheet_is_served_from_the_static_folder(book):
+    sheet = book.client.get("/static/style.css")
+    assert sheet.status == 200
+    assert sheet.content_type == "text/css"
+    assert b"header.top" in sheet.body
+    assert book.client.get("/static/nothing.css").status == 404
+
+
+def test_first_run_creates_the_schema_and_a_private_session_secret(tmp_path, book):
+    assert book.db_path.is_file()
+    assert book.attachments.is_dir()
+    secret = tmp_path / "datebook.session-key"
+    assert secret.is_file()
+    if os.name == "posix":
+        assert stat.S_IMODE(secret.stat().st_mode) == 0o600
+    tables = {
+        row[0]
+        for row in book.database.execute("SELECT name FROM sqlite_master")
+        if not row[0].startswith("sqlite_")
+    }
+    assert {"contact", "appointment", "task", "attachment"} <= tables
+    mode = book.database.execute("PRAGMA journal_mode").fetchone()[0]
+    assert mode == "wal"
+    assert book.database.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+
+
+def test_a_second_run_keeps_the_data_and_the_session(tmp_path):
+    first = Book(tmp_path)
+    try:
+        first.add_contact("Ada")
+    finally:
+        first.app.guard.close()
+    again = Book(tmp_path)
+    try:
+        again.client.cookies.update(first.client.cookies)  # the same, kept secret
+        page = again.client.get("/contacts/1")
+        assert page.status == 200
+        assert "Added “Ada”." in page.text  # the message survived the restart
+    finally:
+        again.app.guard.close()
+
+
+# -- Contacts: create, validate, edit, search ------------------------------------------
+
+
+def test_a_form_with_errors_comes_back_with_the_input_kept(book):
+    token = book.token("/contacts/new")
+    data = {
+        "name": "   ",
+        "email": "zoë@example.org",
+        "phone": "+46 70 123 45 67",
+        "birthday": "2999-01-01",
+        "notes": NOTES,
+        "submit_token": token,
+    }
+    page = book.client.post("/contacts/new", data=data)
+    assert page.status == 200
+    assert '<ul class="errors" role="alert"><li><strong>Name</strong>' in page.text
+    assert "may not be blank." in page.text
+    assert field_value(page, "email") == "zoë@example.org"
+    assert field_value(page, "phone") == "+46 70 123 45 67"
+    assert field_value(page, "birthday") == "2999-01-01"
+    assert textarea(page, "notes") == NOTES
+    # The same form (and token) again, with a name: now the birthday is wrong.
+    page = book.client.post("/contacts/new", data={**data, "name": NAME})
+    assert page.status == 200
+    assert "is in the future." in page.text
+    assert field_value(page, "name") == NAME
+    assert "<b>" not in page.text.split("<main>")[1]  # escaped, not markup
+    assert book.count("contact") == 0
+    # Fixed: saved, and the next page says so once.
+    saved = book.client.post(
+        "/contacts/new", data={**data, "name": NAME, "birthday": "1990-02-03"}
+    )
+    assert saved.status == 302 and saved.location == "/contacts/1"
+    page = book.client.get("/contacts/1")
+    assert f"Added “{html.escape(NAME, quote=False)}”." in page.text
+    assert "Sat 3 Feb 1990" in page.text
+    assert "Added" not in book.client.get("/contacts/1").text
+    row = book.database.execute("SELECT * FROM contact").fetchone()
+    assert (row["name"], row["email"], row["birthday"], row["notes"]) == (
+        NAME,
+        "zoë@example.org",
+        "1990-02-03",
+        NOTES,
+    )
+
+
+def test_a_double_submit_saves_the_contact_once(book):
+    token = book.token("/contacts/new")
+    data = {"name": "Ada", "email": "", "phone": "", "birthday": "", "notes": ""}
+    first = book.client.post("/contacts/new", data={**data, "submit_token": token})
+    second = book.client.post("/contacts/new", data={**data, "submit_token": token})
+    assert first.status == second.status == 302
+    assert second.location == first.location
+    assert book.count("contact") == 1
+
+
+def test_a_taken_email_is_a_field_error_and_rolls_back(book):
+    book.add_contact("Ada", email="ada@example.org")
+    token = book.token("/contacts/new")
+    page = book.client.post(
+        "/contacts/new",
+        data={
+            "name": "Another Ada",
+            "email": "ADA@example.org",
+            "phone": "",
+            "birthday": "",
+            "notes": "",
+            "submit_token": token,
+        },
+    )
+    assert page.status == 200
+    assert "belongs to another contact already." in page.text
+    assert field_value(page, "name") == "Another Ada"
+    assert book.count("contact") == 1
+
+
+def test_editing_a_contact_shows_and_saves_the_record(book):
+    contact = book.add_contact(
+        NAME, email="z@example.org", notes=NOTES, birthday="1990-02-03"
+    )
+    form = book.client.get(f"/contacts/{contact}/edit")
+    assert form.status == 200
+    assert field_value(form, "name") == NAME
+    assert field_value(form, "birthday") == "1990-02-03"
+    assert textarea(form, "notes") == NOTES
+    assert "submit_token" not in form.text  # only "new" forms are guarded
+    assert f'href="/contacts/{contact}/delete"' in form.text
+    saved = book.client.post(
+        f"/contacts/{contact}/edit",
+        data={
+            "name": "Zoë Å.",
+            "email": "",
+            "phone": "☎ 123",
+            "birthday": "",
+            "notes": "",
+        },
+    )
+    assert saved.status == 302 and saved.location == f"/contacts/{contact}"
+    page = book.client.get(saved.location)
+    assert "Saved “Zoë Å.”." in page.text and "☎ 123" in page.text
+    row = book.database.execute("SELECT * FROM contact").fetchone()
+    assert (row["email"], row["birthday"]) == (None, None)  # blank is NULL
+
+
+def test_search_ignores_case_and_accents_in_every_script(book):
+    book.add_contact("Zoë Ångström", email="zoe@example.org")
+    book.add_contact("Ölaf", notes="plays the ТУБА")
+    book.add_contact("Bob")
+    book.add_appointment("Climbing with ZOË", place="Boulderhalle")
+    page = book.client.get("/contacts", query={"q": "zoË"})
+    assert "1 found for “zoË”" in page.text
+    assert "Zoë Ångström" in page.text and "Bob" not in page.text
+    assert "Zoë Ångström" in book.client.get("/contacts?q=angstrom").text
+    page = book.client.get("/contacts", query={"q": "туба"})
+    assert "Ölaf" in page.text and "Zoë" not in page.text
+    page = book.client.get("/contacts", query={"q": "50%_"})
+    assert "No contacts found." in page.text
+    page = book.client.get("/contacts")
+    assert "3 contacts" in page.text
+    names = re.findall(r'<a href="/contacts/\d+">([^<]+)</a>', page.text)
+    assert names == ["Bob", "Ölaf", "Zoë Ångström"]  # "Ö" sorts as "o"
+    everything = book.client.get("/search", query={"q": "zoe"})
+    assert "2 found for “zoe”" in everything.text
+    assert "Climbing with ZOË" in everything.text
+    assert "No contacts found." not in everything.text
+
+
+def test_a_blank_search_shows_no_results_and_done_buttons_come_back(book):
+    page = book.client.get("/search")
+    assert "Type a word to look for in every list." in page.text
+    assert "<h2>Contacts</h2>" not in page.text
+    token = book.token("/tasks/new")
+    book.client.post(
+        "/tasks/new",
+        data={"title": "Buy milk & honey", "priority": "1", "submit_token": token},
+    )
+    page = book.client.get("/search", query={"q": "MILK &"})
+    assert "1 found for “MILK &amp;”" in page.text
+    back = field_value(page, "back")
+    assert back == "/search?q=MILK+%26"
+    assert book.client.post("/tasks/1/done", data={"back": back}).location == back
+
+
+# -- Appointments and the pick-a-contact step ------------------------------------------
+
+
+def test_appointment_times_are_checked_against_each_other(book):
+    token = book.token("/appointments/new")
+    data = {
+        "title": "Dentist",
+        "day": "",
+        "start_time": "25:00",
+        "end_time": "",
+        "place": "",
+        "contact_id": "",
+        "notes": "",
+        "submit_token": token,
+    }
+    page = book.client.post("/appointments/new", data=data)
+    assert "<strong>Day</strong>: may not be blank." in page.text
+    assert "<strong>From</strong>: is not a time of day (HH:MM)." in page.text
+    assert field_value(page, "start_time") == "25:00"
+    day = TODAY.isoformat()
+    page = book.client.post(
+        "/appointments/new",
+        data={**data, "day": day, "start_time": "", "end_time": "10:00"},
+    )
+    assert "is needed when there is an end time." in page.text
+    page = book.client.post(
+        "/appointments/new",
+        data={**data, "day": day, "start_time": "10:00", "end_time": "09:30"},
+    )
+    assert "must be later than the start." in page.text
+    saved = book.client.post(
+        "/appointments/new",
+        data={**data, "day": day, "start_time": "09:00", "end_time": "09:30"},
+    )
+    assert saved.status == 302
+    dashboard = book.client.get("/")
+    assert "Dentist" in dashboard.text and "09:00–09:30" in dashboard.text
+
+
+def test_choosing_a_contact_keeps_the_half_filled_appointment(book):
+    zoe = book.add_contact("Zoë Ångström")
+    book.add_contact("Bob")
+    token = book.token("/appointments/new")
+    typed = {
+        "title": "Lunch ☕",
+        "day": "2030-02-30",  # not a date: kept as typed all the same
+        "start_time": "12:30",
+        "end_time": "",
+        "place": "Café Zimt",
+        "contact_id": "",
+        "notes": NOTES,
+        "submit_token": token,
+    }
+    away = book.client.post(
+        "/appointments/new", data={**typed, "action": "choose-contact"}
+    )
+    assert away.status == 302 and away.location == "/contacts/pick"
+    assert book.count("appointment") == 0
+
+    picker = book.client.get("/contacts/pick", query={"q": "ZOË"})
+    assert picker.status == 200
+    assert "for “Lunch ☕”" in picker.text
+    assert f'name="contact" value="{zoe}"' in picker.text
+    assert "Bob" not in picker.text
+    assert 'href="/appointments/new?draft=1"' in picker.text  # Cancel keeps the draft
+
+    back = book.client.post("/contacts/pick", data={"contact": str(zoe)})
+    assert back.status == 302 and back.location == "/appointments/new?draft=1"
+    form = book.client.get(back.location)
+    assert field_value(form, "title") == "Lunch ☕"
+    assert field_value(form, "day") == "2030-02-30"
+    assert field_value(form, "start_time") == "12:30"
+    assert field_value(form, "place") == "Café Zimt"
+    assert textarea(form, "notes") == NOTES
+    assert field_value(form, "contact_id") == str(zoe)
+    assert "<strong>Zoë Ångström</strong>" in form.text
+
+    # The impossible date is still refused when saving; then fixed and saved.
+    token = re.search(r'name="submit_token" value="([^"]+)"', form.text).group(1)
+    again = {**typed, "contact_id": str(zoe), "submit_token": token}
+    page = book.client.post("/appointments/new", data=again)
+    assert "day is out of range for month" in page.text
+    assert "<strong>Zoë Ångström</strong>" in page.text
+    saved = book.client.post("/appointments/new", data={**again, "day": "2030-02-28"})
+    assert saved.status == 302
+    row = book.database.execute("SELECT * FROM appointment").fetchone()
+    assert (row["title"], row["contact_id"], row["notes"]) == ("Lunch ☕", zoe, NOTES)
+    # The draft is gone from the session once saved.
+    plain = book.client.get("/appointments/new?draft=1")
+    assert field_value(plain, "title") == ""
+    listing = book.client.get("/appointments").text
+    assert (
+        "Lunch ☕" in listing
+        and f'<a href="/contacts/{zoe}">Zoë Ångström</a>' in listing
+    )
+
+
+def test_choosing_nobody_and_cancelling_from_the_edit_form(book):
+    zoe = book.add_contact("Zoë")
+    appointment = book.add_appointment("Tea", contact_id=str(zoe))
+    url = f"/appointments/{appointment}/edit"
+    form = book.client.get(url)
+    assert "<strong>Zoë</strong>" in form.text
+    data = {
+        "title": "Tea for two",
+        "day": TODAY.isoformat(),
+        "start_time": "",
+        "end_time": "",
+        "place": "",
+        "contact_id": str(zoe),
+        "notes": "",
+        "action": "choose-contact",
+    }
+    assert book.client.post(url, data=data).location == "/contacts/pick"
+    # Another form's ?draft=1 does not pick up this draft.
+    assert field_value(book.client.get("/appointments/new?draft=1"), "title") == ""
+    back = book.client.post("/contacts/pick", data={"contact": ""})
+    assert back.location == f"{url}?draft=1"
+    form = book.client.get(back.location)
+    assert field_value(form, "title") == "Tea for two"
+    assert field_value(form, "contact_id") == ""
+    assert "nobody in particular" in form.text
+    # Without ?draft=1 the form shows the stored record.
+    assert field_value(book.client.get(url), "title") == "Tea"
+
+
+def test_the_picker_without_a_draft_goes_back_to_the_appointments(book):
+    book.add_contact("Zoë")
+    for answer in (
+        book.client.get("/contacts/pick"),
+        book.client.post("/contacts/pick", data={"contact": "1"}),
+    ):
+        assert answer.status == 302 and answer.location == "/appointments"
+    page = book.client.get("/appointments")
+    assert "There was no appointment waiting for a contact." in page.text
+
+
+def test_the_picker_refuses_a_contact_that_does_not_exist(book):
+    book.client.post(
+        "/appointments/new",
+        data={"title": "x", "day": "", "action": "choose-contact"},
+    )
+    assert book.client.post("/contacts/pick", data={"contact": "99"}).status == 404
+    assert book.client.post("/contacts/pick", data={"contact": "x"}).status == 404
+
+
+def test_a_draft_too_big_for_the_cookie_is_refused_with_the_input_kept(book):
+    notes = "🐍" * 1000
+    token = book.token("/appointments/new")
+    page = book.client.post(
+        "/appointments/new",
+        data={
+            "title": "Long",
+            "day": "",
+            "notes": notes,
+            "submit_token": token,
+            "action": "choose-contact",
+        },
+    )
+    assert page.status == 200
+    assert "are too long to keep while you choose; save first." in page.text
+    assert textarea(page, "notes") == notes
+    assert "datebook-session" not in book.client.cookies
+
+
+def test_a_new_appointment_from_a_contact_page_starts_with_the_contact(book):
+    zoe = book.add_contact("Zoë")
+    page = book.client.get(f"/contacts/{zoe}")
+    assert f'href="/appointments/new?contact={zoe}"' in page.text
+    form = book.client.get(f"/appointments/new?contact={zoe}")
+    assert field_value(form, "contact_id") == str(zoe)
+    assert field_value(form, "day") == TODAY.isoformat()
+
+
+def test_deleting_an_appointment(book):
+    appointment = book.add_appointment("Dentist")
+    url = f"/appointments/{appointment}/delete"
+    confirm = book.client.get(url)
+    assert confirm.status == 200 and "Delete “Dentist”?" in confirm.text
+    assert book.count("appointment") == 1
+    done = book.client.post(url)
+    assert done.status == 302 and book.count("appointment") == 0
+    assert "Deleted “Dentist”." in book.client.get(done.location).text
+
+
+# -- Tasks -----------------------------------------------------------------------------
+
+
+def test_tasks_are_created_ticked_edited_and_deleted(book):
+    token = book.token("/tasks/new")
+    data = {"title": "", "due": "", "priority": "", "notes": "", "submit_token": token}
+    page = book.client.post("/tasks/new", data=data)
+    assert "<strong>Task</strong>: may not be blank." in page.text
+    assert "<strong>Priority</strong>: please choose one." in page.text
+    yesterday = (TODAY - datetime.timedelta(days=1)).isoformat()
+    saved = book.client.post(
+        "/tasks/new",
+        data={**data, "title": "Renew passport", "due": yesterday, "priority": "0"},
+    )
+    assert saved.status == 302
+    row = book.database.execute("SELECT * FROM task").fetchone()
+    assert (row["title"], row["priority"], row["done"]) == ("Renew passport", 1, 0)
+    dashboard = book.client.get("/").text
+    assert '<li class="overdue">' in dashboard and "Renew passport" in dashboard
+
+    ticked = book.client.post("/tasks/1/done", data={"back": "/"})
+    assert ticked.location == "/"
+    assert book.database.execute("SELECT done FROM task").fetchone()[0] == 1
+    # "back" may only lead into this app.
+    for elsewhere in ("//evil.example/", "https://evil.example/", "/\\evil.example"):
+        answer = book.client.post("/tasks/1/done", data={"back": elsewhere})
+        assert answer.location == "/tasks"
+    assert book.client.get("/tasks/1/done").status == 405
+
+    form = book.client.get("/tasks/1/edit")
+    assert field_value(form, "title") == "Renew passport"
+    saved = book.client.post(
+        "/tasks/1/edit",
+        data={
+            "title": "Renew passport ✈",
+            "due": "",
+            "priority": "2",
+            "done": "on",
+            "notes": "",
+        },
+    )
+    assert saved.status == 302
+    row = book.database.execute("SELECT * FROM task").fetchone()
+    assert (row["title"], row["priority"], row["done"], row["due"]) == (
+        "Renew passport ✈",
+        3,
+        1,
+        None,
+    )
+    assert '<li class="done">' in book.client.get("/tasks").text
+    assert book.client.post("/tasks/1/delete").status == 302
+    assert book.count("task") == 0
+
+
+# -- Attachments -----------------------------------------------------------------------
+
+
+def test_an_attachment_is_stored_under_our_name_and_downloaded_under_its_own(book):
+    zoe = book.add_contact("Zoë")
+    content = "Grüße ☕\n".encode() * 1000
+    saved = book.attach(zoe, "C:\\Users\\zoë\\..\\Visitenkarte Zoë.txt", content)
+    assert saved.status == 302 and saved.location == f"/contacts/{zoe}"
+    row = book.database.execute("SELECT * FROM attachment").fetchone()
+    assert row["filename"] == "Visitenkarte Zoë.txt"
+    assert row["size"] == len(content)
+    assert row["content_type"] == "text/plain"
+    stored = list(book.attachments.iterdir())
+    assert [path.name for path in stored] == [row["stored_name"]]
+    assert re.fullmatch(r"[0-9a-f]{32}", row["stored_name"])
+    assert stored[0].read_bytes() == content
+    page = book.client.get(f"/contacts/{zoe}")
+    assert "Visitenkarte Zoë.txt" in page.text and "11.7 KB" in page.text
+
+    download = book.client.get(f"/attachments/{row['id']}")
+    assert download.status == 200
+    assert download.body == content
+    assert download.content_type == "text/plain"
+    disposition = download.headers["content-disposition"]
+    assert disposition.startswith("attachment;")
+    assert "filename*=UTF-8''Visitenkarte%20Zo%C3%AB.txt" in disposition
+
+
+def test_an_attachment_needs_a_file_and_a_sane_content_type(book, monkeypatch):
+    zoe = book.add_contact("Zoë")
+    token = book.token(f"/contacts/{zoe}/attach")
+    page = book.client.post(
+        f"/contacts/{zoe}/attach",
+        data={"description": "the card", "submit_token": token},
+        files={"file": ("", b"", "application/octet-stream")},
+    )
+    assert "choose a file to attach." in page.text
+    assert field_value(page, "description") == "the card"
+    monkeypatch.setattr(datebook, "MAX_ATTACHMENT_BYTES", 10)
+    page = book.attach(zoe, "big.bin", b"x" * 11)
+    assert "is too large (at most 10 bytes)." in page.text
+    monkeypatch.undo()
+    assert book.count("attachment") == 0 and not list(book.attachments.iterdir())
+    assert book.attach(zoe, "odd.bin", b"?", "text/plain<b>").status == 302
+    download = book.client.get("/attachments/1")
+    assert download.content_type == "application/octet-stream"
+
+
+def test_deleting_an_attachment_removes_the_file(book):
+    zoe = book.add_contact("Zoë")
+    book.attach(zoe, "a.txt")
+    stored = next(book.attachments.iterdir())
+    confirm = book.client.get("/attachments/1/delete")
+    assert "Delete “a.txt”?" in confirm.text and stored.exists()
+    done = book.client.post("/attachments/1/delete")
+    assert done.status == 302 and done.location == f"/contacts/{zoe}"
+    assert not stored.exists() and book.count("attachment") == 0
+    assert book.client.get("/attachments/1").status == 404
+
+
+def test_a_missing_attachment_file_is_a_404(book):
+    zoe = book.add_contact("Zoë")
+    book.attach(zoe)
+    next(book.attachments.iterdir()).unlink()
+    page = book.client.get("/attachments/1")
+    assert page.status == 404
+    assert "missing from the attachments folder" in page.text
+
+
+# -- Deleting a contact ----------------------------------------------------------------
+
+
+def test_deleting_a_contact_keeps_appointments_and_removes_files(book):
+    zoe = book.add_contact("Zoë")
+    book.add_appointment("Lunch", contact_id=str(zoe))
+    book.attach(zoe, "a.txt")
+    book.attach(zoe, "b.txt")
+    confirm = book.client.get(f"/contacts/{zoe}/delete")
+    assert confirm.status == 200
+    assert "Delete Zoë?" in confirm.text
+    assert "They have 1 appointment, which stay" in confirm.text
+    assert "and 2 files attached, which are deleted" in confirm.text
+    assert '<form class="panel confirm" method="post">' in confirm.text
+    assert book.count("contact") == 1  # asking deletes nothing
+
+    done = book.client.post(f"/contacts/{zoe}/delete")
+    assert done.status == 302 and done.location == "/contacts"
+    assert "Deleted “Zoë”." in book.client.get("/contacts").text
+    assert book.client.get(f"/contacts/{zoe}").status == 404
+    row = book.database.execute("SELECT title, contact_id FROM appointment").fetchone()
+    assert tuple(row) == ("Lunch", None)
+    assert book.count("attachment") == 0
+    assert list(book.attachments.iterdir()) == []
+
+
+@pytest.mark.parametrize("method", ["DELETE", "PUT"])
+def test_deleting_takes_a_post(book, method):
+    zoe = book.add_contact("Zoë")
+    answer = book.client.request(method, f"/contacts/{zoe}/delete")
+    assert answer.status == 405
+    assert answer.headers["allow"] == "GET, HEAD, POST"
+    assert book.count("contact") == 1
+
+
+# -- Not found -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/nowhere",
+        "/contacts/99",
+        "/contacts/abc",
+        "/contacts/²",
+        "/contacts/1/nothing",
+        "/contacts/99/edit",
+        "/contacts/99/delete",
+        "/contacts/99/attach",
+        "/appointments/99/edit",
+        "/appointments/99/delete",
+        "/tasks/99/edit",
+        "/tasks/99/delete",
+        "/attachments/99",
+        "/attachments/99/delete",
+        "/attachments/x",
+    ],
+)
+def test_unknown_pages_and_records_are_404_in_the_app_layout(book, path):
+    book.add_contact("Zoë")
+    page = book.client.get(path)
+    assert page.status == 404
+    assert "<title>Not Found · Datebook</title>" in page.text
+
+
+@pytest.mark.parametrize(
+    "path", ["/contacts/99/delete", "/tasks/99/done", "/attachments/99/delete"]
+)
+def test_posting_to_a_missing_record_is_a_404(book, path):
+    assert book.client.post(path).status == 404
+
+
+def test_a_failure_is_a_500_in_the_layout_without_details(book, monkeypatch):
+    def broken(*args):
+        raise RuntimeError("secret detail")
+
+    monkeypatch.setattr(datebook, "show_date", broken)
+    book.add_contact("Zoë", birthday="1990-01-01")
+    page = book.client.get("/contacts/1")
+    assert page.status == 500
+    assert "Something went wrong on our side" in page.text
+    assert "secret detail" not in page.text
+
+
+# -- Running it ------------------------------------------------------------------------
+
+
+def test_main_serves_the_database_given_without_opening_a_browser(
+    tmp_path, monkeypatch
+):
+    served = {}
+
+    def fake_serve_http(app, **options):
+        served.update(options)
+        page = Client(app, error_page=options["error_page"]).get("/")
+        served["status"] = page.status
+
+    monkeypatch.setattr(datebook, "serve_http", fake_serve_http)
+    target = tmp_path / "sub" / "mine.sqlite3"
+    datebook.main(["--db", str(target), "--port", "0", "--no-browser"])
+    assert served["port"] == 0 and served["start"] is None and served["status"] == 200
+    assert target.is_file()
+    assert (tmp_path / "sub" / "mine-attachments").is_dir()
+    with sqlite3.connect(target) as check:
+        assert check.execute("SELECT count(*) FROM contact").fetchone() == (0,)
+    check.close()
+
+
+def test_main_defaults_to_the_data_folder_and_opens_the_browser(tmp_path, monkeypatch):
+    served = {}
+    monkeypatch.setattr(
+        datebook, "serve_http", lambda app, **options: served.update(options)
+    )
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("APPDATA", str(tmp_path / "data"))
+    datebook.main([])
+    assert served["port"] == 8080 and served["start"] == ""
+    expected = datebook.default_database(create=False)
+    assert expected.is_file() and expected.name == "datebook.sqlite3"
+    assert "kali-datebook" in expected.parts
+
+
+@pytest.mark.skipif(os.name != "posix", reason="demo.sh is a POSIX shell script")
+def test_the_demo_launcher_lists_the_datebook():
+    listing = subprocess.run(
+        ["sh", str(ROOT / "demo.sh")], capture_output=True, text=True, check=True
+    ).stdout
+    assert re.search(
+        r"^  datebook +A datebook: contacts, appointments and tasks in an SQLite",
+        listing,
+        re.M,
+    )
