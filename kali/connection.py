@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from typing import IO, Any
 
 from .errors import ProtocolError
-from .multidict import Bag
 from .protocol import HeadParser, Limits, RequestHead
 from .request import Request
 
@@ -184,7 +183,7 @@ def build_request(
             head.method,
             head.target,
             head.version,
-            Bag(head.headers),
+            head.headers,
             body,
             client_address=client_address,
             debug=debug,

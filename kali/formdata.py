@@ -93,6 +93,8 @@ def parse_query(query: str) -> list[tuple[str, str]]:
     Same rules as :func:`parse_urlencoded`, without a field limit (the
     request line is already bounded). A ``str`` query is taken as UTF-8.
     """
+    if not query:
+        return []
     try:
         raw = query.encode("utf-8", "surrogateescape")
     except UnicodeEncodeError:
@@ -113,6 +115,8 @@ def parse_form(
     position. Raises ProtocolError: 400 for malformed data or a multipart
     type without a boundary, 413 past ``limits``.
     """
+    if not content_type:
+        return []
     media_type, params = parse_content_type(content_type)
     if media_type == "application/x-www-form-urlencoded":
         if isinstance(body, (bytes, bytearray)):

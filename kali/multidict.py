@@ -79,8 +79,10 @@ class Bag:
 
     def update(self, pairs: Pairs) -> None:
         """Add pairs from a dict, another Bag (every value) or an iterable of pairs."""
-        if isinstance(pairs, Bag):
-            items: Iterable[tuple[Any, Any]] = list(pairs.items())
+        if type(pairs) in (list, tuple):  # the common case, without ABC checks
+            items: Iterable[tuple[Any, Any]] = pairs  # type: ignore[assignment]
+        elif isinstance(pairs, Bag):
+            items = list(pairs.items())
         elif isinstance(pairs, Mapping):
             items = pairs.items()
         else:

@@ -123,6 +123,13 @@ _HOST = re.compile(
 # Content-Length = 1*DIGIT; 18 digits always fit in a 64-bit integer.
 _CONTENT_LENGTH = re.compile(r"[0-9]{1,18}")
 _AMBIGUOUS_NAMES = ("content_length", "transfer_encoding")
+# The fast path's shapes: a plain origin-form request line and a plain field
+# line (no obs-fold, no CTL but HTAB, no bare CR or LF). Anything else takes
+# the careful path, which gives the precise error.
+_PLAIN_REQUEST_LINE = re.compile(rb"([A-Z]{3,7}) (/[\x21-\x7e]*) (HTTP/1\.[01])")
+_PLAIN_FIELD_LINE = re.compile(
+    rb"([-!#$%&'*+.^_`|~0-9A-Za-z]+):([\t\x20-\x7e\x80-\xff]*)"
+)
 
 
 def _match_end(pattern: re.Pattern[bytes], data: bytes, start: int) -> int:
@@ -208,9 +215,23 @@ def _build_head(
 ) -> RequestHead:
     """Apply the rules that need the whole head (RFC 9112 sections 3.2, 6)."""
     method, target, version = request_line
-    hosts = [value for name, value in fields if name == "host"]
-    lengths = [value for name, value in fields if name == "content-length"]
-    names = [name for name, _ in fields]
+    hosts: list[str] = []
+    lengths: list[str] = []
+    content_types = 0
+    ambiguous = chunked = expect_continue = False
+    for name, value in fields:  # one pass: this runs for every request
+        if name == "host":
+            hosts.append(value)
+        elif name == "content-length":
+            lengths.append(value)
+        elif name == "content-type":
+            content_types += 1
+        elif name == "transfer-encoding":
+            chunked = True
+        elif name == "expect":
+            expect_continue = expect_continue or value.lower() == "100-continue"
+        elif name in _AMBIGUOUS_NAMES:
+            ambiguous = True
     # RFC 9112 section 3.2: several Host lines MUST get a 400.
     if len(hosts) > 1:
         raise ProtocolError("more than one Host header", 400)
@@ -218,11 +239,11 @@ def _build_head(
     # identical ones are refused too, as nothing legitimate sends them.
     if len(lengths) > 1:
         raise ProtocolError("more than one Content-Length header", 400)
-    if any(name in _AMBIGUOUS_NAMES for name in names):
+    if ambiguous:
         raise ProtocolError("ambiguous header name", 400)
-    if names.count("content-type") > 1:
+    if content_types > 1:
         raise ProtocolError("more than one Content-Type header", 400)
-    if "transfer-encoding" in names:
+    if chunked:
         raise ProtocolError("Transfer-Encoding is not supported", 501)
     if version == "HTTP/1.1" and not hosts:
         raise ProtocolError("missing Host header", 400)
@@ -236,14 +257,11 @@ def _build_head(
         if content_length > limits.max_body_bytes:
             raise ProtocolError("request body too large", 413)
     # RFC 9112 section 3.2.2: the authority of an absolute-form target wins.
-    absolute = _ABSOLUTE_FORM.match(target.encode("ascii"))
-    if absolute is not None:
-        host: str | None = absolute.group(1).decode("ascii")
-    else:
-        host = hosts[0] if hosts else None
-    expect_continue = any(
-        name == "expect" and value.lower() == "100-continue" for name, value in fields
-    )
+    host = hosts[0] if hosts else None
+    if not target.startswith("/"):
+        absolute = _ABSOLUTE_FORM.match(target.encode("ascii"))
+        if absolute is not None:
+            host = absolute.group(1).decode("ascii")
     return RequestHead(
         method=method,
         target=target,
@@ -299,6 +317,10 @@ class HeadParser:
         if self._error is not None:
             raise self._error
         self._received += len(data)
+        if not self._buffer and self._request_line is None:
+            head = self._whole_head(data)
+            if head is not None:
+                return head
         self._buffer += data
         try:
             return self._advance()
@@ -316,6 +338,48 @@ class HeadParser:
         """
         if self._head is None and self._error is None and self._received:
             raise ProtocolError("incomplete request", 400)
+
+    def _whole_head(self, data: bytes) -> RequestHead | None:
+        """Fast path: a plainly valid head that arrived whole in one chunk.
+
+        None means "not that case" (incomplete, too big, anything unusual):
+        the byte-by-byte path then decides, so every error and every edge
+        stays exactly as that path has it."""
+        limits = self._limits
+        end = data.find(b"\r\n\r\n")
+        if end < 0 or end + 2 > limits.max_head_bytes:
+            return None
+        lines = data[:end].split(b"\r\n")
+        first = _PLAIN_REQUEST_LINE.fullmatch(lines[0])
+        if (
+            first is None
+            or len(lines[0]) > limits.max_request_line_bytes
+            or len(lines) > limits.max_header_fields + 1
+        ):
+            return None
+        method, target, version = first.group(1, 2, 3)
+        method_text = method.decode("ascii")
+        if method_text not in KNOWN_METHODS:
+            return None
+        fields = []
+        for line in lines[1:]:
+            field = _PLAIN_FIELD_LINE.fullmatch(line)
+            if field is None:
+                return None
+            name, value = field.group(1, 2)
+            fields.append(
+                (name.decode("ascii").lower(), value.strip(b" \t").decode("latin-1"))
+            )
+        request_line = (method_text, target.decode("ascii"), version.decode("ascii"))
+        try:
+            head = _build_head(request_line, fields, limits)
+        except ProtocolError:
+            return None
+        self._request_line = request_line
+        self._fields = fields
+        self._trailing = data[end + 4 :]
+        self._head = head
+        return head
 
     def _advance(self) -> RequestHead | None:
         limits = self._limits

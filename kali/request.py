@@ -52,6 +52,9 @@ def _is_seekable(stream: IO[bytes]) -> bool:
 
 
 def _decode_path(raw_path: str) -> list[str]:
+    if "%" not in raw_path and raw_path.isascii():
+        text = raw_path
+        return text[1:].split("/") if text.startswith("/") else text.split("/")
     try:
         text = urllib.parse.unquote(raw_path, encoding="utf-8", errors="strict")
     except UnicodeDecodeError:
@@ -124,6 +127,8 @@ class Request:
     ) -> Bag:
         if headers is None:
             return Bag()
+        if type(headers) is tuple:  # from the parser: names already lower-case
+            return Bag(headers)
         if isinstance(headers, Bag):
             pairs: Iterable[tuple[str, str]] = list(headers.items())
         elif isinstance(headers, Mapping):

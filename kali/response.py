@@ -153,20 +153,28 @@ class Response:
         shut_down: bool = False,
     ) -> None:
         self._start(code, headers, shut_down)
-        self._chunks: list[bytes] = (
-            [] if _has_no_body(code) else list(iter_chunks(content))
-        )
+        kind = type(content)
+        if _has_no_body(code):
+            self._chunks: list[bytes] = []
+        elif kind is str:  # the common cases, without walking an iolist
+            self._chunks = [content.encode("utf-8", "replace")]
+        elif kind is bytes:
+            self._chunks = [content]
+        else:
+            self._chunks = list(iter_chunks(content))
         self._length: int | None = sum(map(len, self._chunks))
         self._finish()
 
     def _start(self, code: int, headers: Headers, shut_down: bool) -> None:
-        if isinstance(code, bool) or not isinstance(code, int):
-            raise ValueError(f"status code must be an int, not {code!r}")
+        if type(code) is not int:  # the fast check first; HTTPStatus is fine
+            if isinstance(code, bool) or not isinstance(code, int):
+                raise ValueError(f"status code must be an int, not {code!r}")
+            code = int(code)
         if not 100 <= code <= 599:
             raise ValueError(f"status code {code} is not in 100-599")
         self.code = code
         self.shut_down = bool(shut_down)
-        self._app_headers = _header_pairs(headers)
+        self._app_headers = [] if headers is None else _header_pairs(headers)
         self._chunks = []
         self._file: IO[bytes] | None = None
         self._file_offset = 0

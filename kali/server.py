@@ -480,19 +480,26 @@ class Server:
             broken = True
         finally:
             response.close()
-        self.log.info(
-            '%s "%s %s" %d %s %.1fms',
-            self._peer(client),
-            printable(head.method) if head else "-",
-            printable(head.target) if head else "-",
-            response.code,
-            response.content_length if response.content_length is not None else "-",
-            (time.monotonic() - started) * 1000,
+        # Skip building a log record nobody will print (no handler anywhere),
+        # and close before logging: the client is waiting for our FIN.
+        logging_requests = (
+            self.log.isEnabledFor(logging.INFO) and self.log.hasHandlers()
         )
+        peer = self._peer(client) if logging_requests else "-"
         if broken:
             _reset(client)
         else:
             self._close(client, drain=not complete)
+        if logging_requests:
+            self.log.info(
+                '%s "%s %s" %d %s %.1fms',
+                peer,
+                printable(head.method) if head else "-",
+                printable(head.target) if head else "-",
+                response.code,
+                "-" if response.content_length is None else response.content_length,
+                (time.monotonic() - started) * 1000,
+            )
 
     @staticmethod
     def _peer(client: socket.socket) -> str:

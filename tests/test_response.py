@@ -222,3 +222,9 @@ def test_cookies_and_header_changes():
     ):
         with pytest.raises(ValueError):
             bad()
+
+
+def test_http_status_members_are_codes():
+    response = Response("gone", code=HTTPStatus.GONE)
+    assert response.code == 410 and type(response.code) is int
+    assert response.head.startswith(b"HTTP/1.0 410 Gone\r\n")
