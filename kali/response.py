@@ -153,12 +153,11 @@ class Response:
         shut_down: bool = False,
     ) -> None:
         self._start(code, headers, shut_down)
-        kind = type(content)
         if _has_no_body(code):
             self._chunks: list[bytes] = []
-        elif kind is str:  # the common cases, without walking an iolist
+        elif isinstance(content, str):  # the common cases, without a walk
             self._chunks = [content.encode("utf-8", "replace")]
-        elif kind is bytes:
+        elif type(content) is bytes:
             self._chunks = [content]
         else:
             self._chunks = list(iter_chunks(content))
