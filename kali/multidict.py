@@ -87,8 +87,14 @@ class Bag:
             items = pairs.items()
         else:
             items = pairs
-        for key, value in items:
-            self[key] = value
+        single, multiple = self.single, self.multiple
+        for key, value in items:  # __setitem__, inlined: this is a hot path
+            single[key] = value
+            bucket = multiple.get(key)
+            if bucket is None:
+                multiple[key] = [value]
+            else:
+                bucket.append(value)
 
     def items(self) -> Iterator[tuple[Any, Any]]:
         """Every (key, value) pair, grouped by key in first-seen order."""

@@ -64,6 +64,12 @@ def _reason_table() -> dict[int, bytes]:
     return table
 
 
+_STATUS_LINES = {
+    code: f"HTTP/1.0 {code} {phrase.decode('ascii')}\r\n"
+    for code, phrase in _reason_table().items()
+}
+
+
 def check_header(name: Any, value: Any) -> tuple[str, str]:
     """Validate one header; returns ``(lower-case name, str value)``.
 
@@ -182,6 +188,15 @@ class Response:
 
     def _finish(self) -> None:
         """Compute the headers actually sent from the app's and the body's."""
+        self._head = None
+        if not self._app_headers and self._length is not None and self.code >= 200:
+            if self.code not in (204, 304):  # the common case, precomputed
+                self.headers: list[tuple[str, str]] = [
+                    ("content-type", HTML_TYPE),
+                    ("content-length", str(self._length)),
+                    *DEFAULT_HEADERS,
+                ]
+                return
         given = {name for name, _ in self._app_headers}
         pairs = [pair for pair in self._app_headers if pair[0] != "content-length"]
         if "content-type" not in given and not _has_no_body(self.code):
@@ -189,8 +204,7 @@ class Response:
         if self._length is not None and not _has_no_body(self.code):
             pairs.append(("content-length", str(self._length)))
         pairs.extend(pair for pair in DEFAULT_HEADERS if pair[0] not in given)
-        self.headers: list[tuple[str, str]] = pairs
-        self._head = None
+        self.headers = pairs
 
     # -- reading it back --------------------------------------------------
 
@@ -202,8 +216,12 @@ class Response:
     def head(self) -> bytes:
         """Status line, headers and the blank line, ready to send."""
         if self._head is None:
-            lines = [f"HTTP/1.0 {self.code} {self.reason}\r\n"]
-            lines.extend(f"{name}: {value}\r\n" for name, value in self.headers)
+            status = _STATUS_LINES.get(self.code)
+            if status is None:
+                status = f"HTTP/1.0 {self.code} {self.reason}\r\n"
+            lines = [status]
+            for name, value in self.headers:
+                lines += (name, ": ", value, "\r\n")
             lines.append("\r\n")
             self._head = "".join(lines).encode("latin-1", "replace")
         return self._head

@@ -86,6 +86,8 @@ class SecurityPolicy:
     #: The launch secret, or None when the token check is off.
     token: str | None = None
     allowed_origins: frozenset[str] = field(init=False)
+    #: Host header values already found allowed (a small cache).
+    _hosts_seen: set[str | None] = field(init=False, default_factory=set)
 
     def __post_init__(self) -> None:
         hosts = self.allowed_hosts or frozenset()
@@ -170,10 +172,15 @@ class SecurityPolicy:
             else:
                 values.setdefault(name, value)
         host = values.get("host")
-        if target.lower().startswith(("http://", "https://")):
+        if not target.startswith("/"):
             host = urllib.parse.urlsplit(target).netloc
-        if not self.is_allowed_host(host):
-            return Response.error_page(403, "This server only answers to its own name.")
+        if host not in self._hosts_seen:  # browsers send the same Host each time
+            if not self.is_allowed_host(host):
+                return Response.error_page(
+                    403, "This server only answers to its own name."
+                )
+            if len(self._hosts_seen) < 16:
+                self._hosts_seen.add(host)
         if method not in SAFE_METHODS and not self._is_same_site(values, host):
             return Response.error_page(403, "Cross-site request refused.")
         if self.token is not None:

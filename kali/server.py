@@ -65,6 +65,17 @@ DEFAULT_BACKLOG = 128
 #: Longer than a browser keeps an unused pre-connection (Chromium: 10 s), so
 #: idle sockets die in the kernel instead of reaching accept().
 DEFER_ACCEPT_SECONDS = 30
+#: A body up to this size goes out in the same write as the head.
+SMALL_BODY_BYTES = 256 * 1024
+#: A non-blocking read without switching the socket's mode (POSIX only).
+MSG_DONTWAIT = getattr(socket, "MSG_DONTWAIT", 0)
+
+
+def _set_nodelay(client: socket.socket) -> None:
+    try:
+        client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    except OSError:
+        pass
 
 
 def _reset(client: socket.socket) -> None:
@@ -259,12 +270,11 @@ class Server:
 
     def _run_pending(self) -> None:
         """Run queued tasks and due tickers; a failure is logged, never fatal."""
+        if self._tasks.empty() and not self._tickers:
+            return
         jobs: list[Callable[[], None]] = []
-        while True:
-            try:
-                jobs.append(self._tasks.get_nowait())
-            except queue.Empty:
-                break
+        while not self._tasks.empty():
+            jobs.append(self._tasks.get_nowait())
         now = time.monotonic()
         for ticker in self._tickers:
             if ticker.due <= now:
@@ -297,12 +307,16 @@ class Server:
         listener = self.listener
         assert listener is not None
         self._thread = threading.current_thread()
+        listener_wait: float | None = -1.0
         try:
             while not self._stopping:
                 self._run_pending()
                 if self._stopping:
                     break
-                listener.settimeout(self._accept_timeout())
+                wait = self._accept_timeout()
+                if wait != listener_wait:  # a syscall: only when it changes
+                    listener.settimeout(wait)
+                    listener_wait = wait
                 try:
                     client, address = listener.accept()
                 except socket.timeout:
@@ -330,10 +344,6 @@ class Server:
     def serve_connection(self, client: socket.socket, address: Any) -> bool:
         """Answer one connection. True when the response asked to shut down."""
         started = time.monotonic()
-        try:
-            client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        except OSError:
-            pass
         if self.ssl_context is not None:
             secure = self._handshake(client)
             if secure is None:
@@ -521,18 +531,20 @@ class Server:
             if count:
                 client.sendfile(file, offset, count)
             return
-        pending: bytes | None = head
-        for chunk in response.iter_body():
-            if pending is not None:
-                if len(pending) + len(chunk) <= 256 * 1024:
-                    client.sendall(pending + chunk)
-                    pending = None
-                    continue
-                client.sendall(pending)
-                pending = None
+        chunks = response.iter_body()
+        first = next(chunks, b"")
+        if len(first) <= SMALL_BODY_BYTES:
+            client.sendall(head + first)  # most pages: one write
+        else:
+            client.sendall(head)
+            client.sendall(first)
+        nagle_off = False
+        for chunk in chunks:
+            if not nagle_off:
+                # Several writes: don't let Nagle hold back the last small one.
+                _set_nodelay(client)
+                nagle_off = True
             client.sendall(chunk)
-        if pending is not None:
-            client.sendall(pending)
 
     def _close(self, client: socket.socket, *, drain: bool) -> None:
         """Half-close, discard what the client still sends, close.
@@ -558,6 +570,9 @@ class Server:
                     if not data:
                         break
                     budget -= len(data)
+            elif MSG_DONTWAIT:
+                while client.recv(RECV_BYTES, MSG_DONTWAIT):
+                    pass
             else:
                 client.setblocking(False)
                 while client.recv(RECV_BYTES):
