@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from .errors import ProtocolError
 
@@ -78,9 +79,12 @@ class Limits:
     max_form_fields: int = 1000
 
 
-@dataclass(frozen=True)
-class RequestHead:
-    """A parsed, checked request head (request line plus header fields)."""
+class RequestHead(NamedTuple):
+    """A parsed, checked request head (request line plus header fields).
+
+    A NamedTuple rather than a frozen dataclass: one is built per request, and
+    a tuple is several times cheaper to make.
+    """
 
     method: str
     #: The request-target as sent (visible ASCII), e.g. ``/a?b=1``.
@@ -123,12 +127,12 @@ _HOST = re.compile(
 # Content-Length = 1*DIGIT; 18 digits always fit in a 64-bit integer.
 _CONTENT_LENGTH = re.compile(r"[0-9]{1,18}")
 _AMBIGUOUS_NAMES = ("content_length", "transfer_encoding")
-# The fast path's shapes: a plain origin-form request line and a plain field
-# line (no obs-fold, no CTL but HTAB, no bare CR or LF). Anything else takes
-# the careful path, which gives the precise error.
+# The fast path's shapes: a plain origin-form request line and plain field
+# lines, each after its CRLF (no obs-fold, no CTL but HTAB, no bare CR or
+# LF). Anything else takes the careful path, which gives the precise error.
 _PLAIN_REQUEST_LINE = re.compile(rb"([A-Z]{3,7}) (/[\x21-\x7e]*) (HTTP/1\.[01])")
-_PLAIN_FIELD_LINE = re.compile(
-    rb"([-!#$%&'*+.^_`|~0-9A-Za-z]+):([\t\x20-\x7e\x80-\xff]*)"
+_PLAIN_FIELD_LINES = re.compile(
+    rb"(?:\r\n[-!#$%&'*+.^_`|~0-9A-Za-z]+:[\t\x20-\x7e\x80-\xff]*)+"
 )
 
 
@@ -349,27 +353,25 @@ class HeadParser:
         end = data.find(b"\r\n\r\n")
         if end < 0 or end + 2 > limits.max_head_bytes:
             return None
-        lines = data[:end].split(b"\r\n")
-        first = _PLAIN_REQUEST_LINE.fullmatch(lines[0])
-        if (
-            first is None
-            or len(lines[0]) > limits.max_request_line_bytes
-            or len(lines) > limits.max_header_fields + 1
-        ):
+        line_end = data.find(b"\r\n")
+        first = _PLAIN_REQUEST_LINE.fullmatch(data, 0, line_end)
+        if first is None or line_end > limits.max_request_line_bytes:
+            return None
+        # One regex checks every field line at once; then plain str splits.
+        if line_end < end and not _PLAIN_FIELD_LINES.fullmatch(data, line_end, end):
             return None
         method, target, version = first.group(1, 2, 3)
         method_text = method.decode("ascii")
         if method_text not in KNOWN_METHODS:
             return None
+        lines = data[line_end + 2 : end].decode("latin-1").split("\r\n")
+        if len(lines) > limits.max_header_fields:
+            return None
         fields = []
-        for line in lines[1:]:
-            field = _PLAIN_FIELD_LINE.fullmatch(line)
-            if field is None:
-                return None
-            name, value = field.group(1, 2)
-            fields.append(
-                (name.decode("ascii").lower(), value.strip(b" \t").decode("latin-1"))
-            )
+        if line_end < end:
+            for line in lines:
+                name, _, value = line.partition(":")
+                fields.append((name.lower(), value.strip(" \t")))
         request_line = (method_text, target.decode("ascii"), version.decode("ascii"))
         try:
             head = _build_head(request_line, fields, limits)
