@@ -13,7 +13,7 @@ import logging
 import socket
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import IO, Any
 
 from .errors import ProtocolError
@@ -89,7 +89,7 @@ class ClientReader:
         self.limits = limits or Limits()
         timeouts = timeouts or Timeouts()
         if timeout is not None:
-            timeouts = Timeouts(**{**timeouts.__dict__, "first_packet": timeout})
+            timeouts = replace(timeouts, first_packet=timeout)
         self.timeouts = timeouts
         self.parser = HeadParser(self.limits)
         self.received = 0

@@ -21,6 +21,7 @@ so that no client can stall the loop:
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import queue
 import socket
@@ -133,7 +134,7 @@ class Server:
         *,
         port: int = 8080,
         address: str = "127.0.0.1",
-        timeout: float = 0.5,
+        timeout: float | None = None,
         debug: bool = False,
         allowed_hosts: Iterable[str] = (),
         token: bool | str = False,
@@ -152,7 +153,9 @@ class Server:
         self.token = token
         self.limits = limits or Limits()
         base = timeouts or Timeouts()
-        self.timeouts = Timeouts(**{**base.__dict__, "first_packet": timeout})
+        if timeout is not None:  # the 0.0.8 argument wins over timeouts=
+            base = dataclasses.replace(base, first_packet=timeout)
+        self.timeouts = base
         self.log = logger or log
         self.error_page = error_page
         self.backlog = backlog
@@ -589,7 +592,7 @@ def serve_http(
     port: int = 8080,
     address: str = "127.0.0.1",
     start: str | None = "",
-    timeout: float = 0.5,
+    timeout: float | None = None,
     debug: bool = False,
     allowed_hosts: Iterable[str] = (),
     token: bool | str = False,
@@ -606,7 +609,8 @@ def serve_http(
     """Serve ``handle`` to the local browser until a ``shut_down`` response.
 
     ``handle(request)`` returns a Response or an iolist. The browser opens at
-    ``start`` (``None``: don't). ``timeout`` is the first-packet timeout,
+    ``start`` (``None``: don't). ``timeout`` is the first-packet timeout
+    (default ``Timeouts.first_packet``, 0.5 s),
     ``debug`` shows tracebacks in 500 pages, ``allowed_hosts`` extends the
     Host allowlist, ``token=True`` requires the launch token, ``limits`` and
     ``timeouts`` override the defaults of :class:`Limits` and

@@ -591,3 +591,10 @@ def test_a_stream_that_fails_midway_resets_the_connection(serve, caplog):
                     pass
         assert_alive(server)
     assert "stream-broke" in caplog.text
+
+
+def test_timeout_argument_and_timeouts_object():
+    assert Server(app).timeouts.first_packet == 0.5
+    assert Server(app, timeouts=Timeouts(first_packet=3.0)).timeouts.first_packet == 3.0
+    both = Server(app, timeout=1.5, timeouts=Timeouts(first_packet=3.0, head_total=4))
+    assert both.timeouts.first_packet == 1.5 and both.timeouts.head_total == 4
