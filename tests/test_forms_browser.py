@@ -51,7 +51,9 @@ def test_contact_form_keeps_input_across_an_error_then_saves(
 ):
     server = kali_server(load_example().make_app(str(tmp_path)))
     page.goto(server.url + "new")
-    assert page.evaluate("document.activeElement.id") == "name"  # autofocus
+    # The first field asks for focus (whether a background tab gets it is up
+    # to the browser, so check the attribute rather than the focus).
+    assert page.evaluate("document.querySelector('#name').autofocus") is True
 
     # Clicking a label focuses (or ticks) its field: the id/label wiring.
     page.click("label[for=notes]")
