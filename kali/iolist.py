@@ -102,7 +102,7 @@ def iter_bytes(body: Body) -> Iterator[bytes]:
                 if item:
                     yield bytes(item)
             elif isinstance(item, dict):
-                stack.append(_dict_lines(item))
+                stack.append(dict_lines(item))
                 break
             else:
                 try:
@@ -116,7 +116,8 @@ def iter_bytes(body: Body) -> Iterator[bytes]:
             stack.pop()
 
 
-def _dict_lines(mapping: dict[Any, Any]) -> Iterator[Any]:
+def dict_lines(mapping: dict[Any, Any]) -> Iterator[Any]:
+    """A dict as iolist pieces: ``key``, ``: ``, ``value``, CRLF per item."""
     for key, value in mapping.items():
         yield key
         yield b": "

@@ -581,6 +581,20 @@ class Page:
         if text:
             self.send("Input.insertText", {"text": text})
 
+    def set_value(self, selector: str, value: str) -> None:
+        """Set an input a user cannot type into as text (date and time
+        pickers), firing the input and change events a user's edit would."""
+        self.call(
+            """(s, v) => {
+                const element = document.querySelector(s);
+                element.value = v;
+                element.dispatchEvent(new Event("input", {bubbles: true}));
+                element.dispatchEvent(new Event("change", {bubbles: true}));
+            }""",
+            selector,
+            value,
+        )
+
     def fill(self, selector: str, text: str) -> None:
         """Replace the element's value by ``text``, typed in."""
         self.call(

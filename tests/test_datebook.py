@@ -10,37 +10,26 @@ from __future__ import annotations
 
 import datetime
 import html
-import importlib.util
 import os
 import re
 import sqlite3
 import stat
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from examples import load_example
 from kali.testing import Client
 
 ROOT = Path(__file__).resolve().parents[1]
-EXAMPLE = ROOT / "examples" / "datebook.py"
 
 NAME = "Zoë Ångström 中文 🐍 <b>&amp;</b>"
 NOTES = "Café ☕\nsecond line — ünïcödé\n\n  indented"
 TODAY = datetime.date.today()
 
 
-def load_example():
-    spec = importlib.util.spec_from_file_location("datebook_example", EXAMPLE)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault(spec.name, module)
-    spec.loader.exec_module(module)
-    return module
-
-
-datebook = load_example()
+datebook = load_example("datebook")
 
 
 class Book:

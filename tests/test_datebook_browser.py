@@ -8,46 +8,21 @@ dashboard, and delete the contact.
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
-from pathlib import Path
 
 import pytest
 from browser import read_png
 
+from examples import load_example
+
 pytestmark = pytest.mark.browser
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "datebook.py"
 
 NAME = "Zoë Ångström"
 NOTES = "Café ☕ on Fridays\nsecond line — ünïcödé"
 TITLE = "Lunch ☕ mit Zoë"
 FILE_NAME = "Visitenkarte Zoë.txt"
 FILE_TEXT = "Zoë Ångström\nGrüße aus Göteborg ☕\n"
-
-
-def load_example():
-    spec = importlib.util.spec_from_file_location("datebook_example", EXAMPLE)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault(spec.name, module)
-    spec.loader.exec_module(module)
-    return module
-
-
-def set_value(page, selector, value):
-    """Set an input a user cannot type into as text (date and time pickers)."""
-    page.call(
-        """(s, v) => {
-            const element = document.querySelector(s);
-            element.value = v;
-            element.dispatchEvent(new Event("input", {bubbles: true}));
-            element.dispatchEvent(new Event("change", {bubbles: true}));
-        }""",
-        selector,
-        value,
-    )
 
 
 def choose_file(page, selector, path):
@@ -72,7 +47,7 @@ def path_of(page):
 
 
 def test_the_datebook_from_first_page_to_delete(page, kali_server, tmp_path):
-    datebook = load_example()
+    datebook = load_example("datebook")
     attachments = tmp_path / "files"
     app = datebook.make_app(tmp_path / "datebook.sqlite3", attachments)
     try:
@@ -90,7 +65,7 @@ def test_the_datebook_from_first_page_to_delete(page, kali_server, tmp_path):
         page.fill("#name", NAME)
         page.fill("#email", "zoe@example.org")
         page.fill("#notes", NOTES)
-        set_value(page, "#birthday", "2999-01-01")
+        page.set_value("#birthday", "2999-01-01")
         page.submit("form.record")
 
         assert "Birthday: is in the future." in page.text("ul.errors")
@@ -100,7 +75,7 @@ def test_the_datebook_from_first_page_to_delete(page, kali_server, tmp_path):
         assert page.value("#notes") == NOTES
         assert page.value("#birthday") == "2999-01-01"
 
-        set_value(page, "#birthday", "1990-02-03")
+        page.set_value("#birthday", "1990-02-03")
         click_and_wait(page, "form.record .actions button.primary")
         assert path_of(page) == "/contacts/1"
         assert page.text("h1") == NAME
@@ -120,8 +95,8 @@ def test_the_datebook_from_first_page_to_delete(page, kali_server, tmp_path):
         # -- An appointment, with a contact picked from the list -----------------------
         page.goto(server.url + "appointments/new")
         page.fill("#title", TITLE)
-        set_value(page, "#day", "2031-05-06")
-        set_value(page, "#start_time", "12:30")
+        page.set_value("#day", "2031-05-06")
+        page.set_value("#start_time", "12:30")
         page.fill("#place", "Café Zimt")
         assert page.text(".chosen").startswith("nobody in particular")
         click_and_wait(page, "button[value=choose-contact]")

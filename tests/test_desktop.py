@@ -9,7 +9,6 @@ fake browser (a shell script recording the URLs it is asked to open).
 from __future__ import annotations
 
 import http.client
-import importlib.util
 import json
 import os
 import re
@@ -27,6 +26,7 @@ from pathlib import Path
 import pytest
 
 import kali.pagewatch as pagewatch
+from examples import load_example
 from kali import HTTPError, Response, serve_http
 from kali.desktop import (
     InstanceLock,
@@ -858,15 +858,6 @@ def test_the_launcher_demo_runs_from_demo_sh(launcher, tmp_path):
     assert launcher.urls(2) == [url, url]
     first.terminate()
     launcher.finish(first)
-
-
-def load_example(name):
-    spec = importlib.util.spec_from_file_location(
-        f"example_{name}", ROOT / "examples" / f"{name}.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_the_launcher_demo_keeps_notes_in_its_database(tmp_path):

@@ -3,41 +3,15 @@ text, submits it with an error, finds every input kept, fixes it and saves."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import pytest
+
+from examples import load_example
 
 pytestmark = pytest.mark.browser
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "contacts_form.py"
 
 NAME = "Zoë Ångström 中文 🐍 <b>&amp;</b>"
 NOTES = "Café ☕\nsecond line — ünïcödé\n\n  indented"
-
-
-def load_example():
-    spec = importlib.util.spec_from_file_location("contacts_form_example", EXAMPLE)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault(spec.name, module)
-    spec.loader.exec_module(module)
-    return module
-
-
-def set_value(page, selector, value):
-    """Set an input a user cannot type into as text (a date picker)."""
-    page.call(
-        """(s, v) => {
-            const element = document.querySelector(s);
-            element.value = v;
-            element.dispatchEvent(new Event("input", {bubbles: true}));
-            element.dispatchEvent(new Event("change", {bubbles: true}));
-        }""",
-        selector,
-        value,
-    )
 
 
 def selected_groups(page):
@@ -49,7 +23,7 @@ def selected_groups(page):
 def test_contact_form_keeps_input_across_an_error_then_saves(
     page, kali_server, tmp_path
 ):
-    server = kali_server(load_example().make_app(str(tmp_path)))
+    server = kali_server(load_example("contacts_form").make_app(str(tmp_path)))
     page.goto(server.url + "new")
     # The first field asks for focus (whether a background tab gets it is up
     # to the browser, so check the attribute rather than the focus).
@@ -63,7 +37,7 @@ def test_contact_form_keeps_input_across_an_error_then_saves(
     page.fill("#email", "zoe@example.org")
     page.fill("#notes", NOTES)
     page.fill("#budget", "12.50")
-    set_value(page, "#birthday", "2999-01-01")  # in the future: refused
+    page.set_value("#birthday", "2999-01-01")  # in the future: refused
     page.click("label[for=kind-2]")  # "work"
     page.click("label[for=newsletter]")
     page.call(
@@ -89,7 +63,7 @@ def test_contact_form_keeps_input_across_an_error_then_saves(
     assert selected_groups(page) == ["climbing", "choir"]
 
     # Fix the one mistake and save with a real click on the button.
-    set_value(page, "#birthday", "1990-02-03")
+    page.set_value("#birthday", "1990-02-03")
     with page.expect_navigation():
         page.click("button[type=submit]")
     assert page.evaluate("location.pathname") == "/"

@@ -1,14 +1,13 @@
 """kali.sqlite: connect() and the transaction guard, on real SQLite files."""
 
 import contextlib
-import importlib.util
 import logging
-import os
 import sqlite3
 import time
 
 import pytest
 
+from examples import load_example
 from kali import HTTPError, Response, Router
 from kali.sqlite import (
     FORGOT_TO_COMMIT,
@@ -19,10 +18,6 @@ from kali.sqlite import (
     transaction_guard,
 )
 from kali.testing import Client
-
-EXAMPLES = os.path.join(
-    os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples"
-)
 
 
 @pytest.fixture
@@ -436,15 +431,6 @@ def test_bad_arguments():
 
 
 # -- the example --------------------------------------------------------------------
-
-
-def load_example(name):
-    spec = importlib.util.spec_from_file_location(
-        f"example_{name}", os.path.join(EXAMPLES, name + ".py")
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_the_guard_example(tmp_path):

@@ -15,6 +15,7 @@ from wsgiref.validate import validator
 
 import pytest
 
+from examples import load_example
 from kali.errors import HTTPError
 from kali.protocol import Limits
 from kali.response import Response
@@ -763,19 +764,8 @@ def test_flask_app_under_serve_http(kali_wsgi_server):
 # -- the example ---------------------------------------------------------------
 
 
-def load_example():
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parents[1] / "examples" / "wsgi_demo.py"
-    spec = importlib.util.spec_from_file_location("example_wsgi_demo", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_wsgi_demo_example(wsgiref_server):
-    demo = load_example()
+    demo = load_example("wsgi_demo")
     router, visits = demo.make_app()
     client = Client(router)
     assert "served by <b>kali</b>" in client.get("/").text

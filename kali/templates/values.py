@@ -30,7 +30,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, Final
 
-from kali.iolist import Fragment
+from kali.iolist import Fragment, dict_lines
 
 
 class _Missing:
@@ -95,7 +95,7 @@ def insert_value(value: Any, text: list[bytes], out: list[Any]) -> None:
             elif isinstance(item, str):
                 text.append(escape_text(item))
             elif isinstance(item, dict):
-                stack.append(_dict_lines(item))
+                stack.append(dict_lines(item))
                 break
             else:
                 try:
@@ -107,14 +107,6 @@ def insert_value(value: Any, text: list[bytes], out: list[Any]) -> None:
                     break
         else:
             stack.pop()
-
-
-def _dict_lines(mapping: dict[Any, Any]) -> Iterator[Any]:
-    for key, value in mapping.items():
-        yield key
-        yield b": "
-        yield value
-        yield b"\r\n"
 
 
 def insert_raw(value: Any, text: list[bytes], out: list[Any]) -> None:
