@@ -273,6 +273,8 @@ def test_kali_uses_no_removed_ssl_api():
 def test_each_way_of_making_a_certificate_works(maker, tmp_path):
     made = maker(tmp_path)
     if made is None:
+        if os.environ.get("CI") == "true":  # both are installed for CI
+            pytest.fail(f"{maker.__name__}: not available in CI")
         pytest.skip(f"{maker.__name__}: not available here")
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(*made)
