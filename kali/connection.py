@@ -93,6 +93,9 @@ class ClientReader:
         self.timeouts = timeouts
         self.parser = HeadParser(self.limits)
         self.received = 0
+        #: Bytes arrived beyond the request: closing now could reset the
+        #: connection, so the server drains first.
+        self.overflowed = False
 
     def _recv(self, wait: float) -> bytes:
         self.client.settimeout(max(wait, 0.001))
@@ -126,6 +129,8 @@ class ClientReader:
 
     def read_body(self, head: RequestHead) -> bytes | IO[bytes]:
         length = head.content_length
+        if len(self.parser.trailing) > length:
+            self.overflowed = True  # the client sent more than it announced
         if length == 0:
             return b""
         start = self.parser.trailing[:length]
@@ -150,7 +155,9 @@ class ClientReader:
                 raise ProtocolError("The request body took too long.", 408) from None
             if not data:
                 raise ClientClosed
-            data = data[: length - got]
+            if len(data) > length - got:
+                self.overflowed = True
+                data = data[: length - got]
             got += len(data)
             if spool is not None:
                 spool.write(data)

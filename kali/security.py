@@ -169,10 +169,10 @@ class SecurityPolicy:
         for name, value in headers:
             if name == "cookie":
                 cookies.append(value)
-            else:
-                values.setdefault(name, value)
+            elif name not in values:
+                values[name] = value
         host = values.get("host")
-        if not target.startswith("/"):
+        if target[:1] != "/":
             host = urllib.parse.urlsplit(target).netloc
         if host not in self._hosts_seen:  # browsers send the same Host each time
             if not self.is_allowed_host(host):

@@ -66,10 +66,11 @@ DEFAULT_BACKLOG = 128
 #: Longer than a browser keeps an unused pre-connection (Chromium: 10 s), so
 #: idle sockets die in the kernel instead of reaching accept().
 DEFER_ACCEPT_SECONDS = 30
+#: A response this small always fits in a fresh socket's send buffer
+#: (Linux starts at 16 KiB), so sending it never waits for the client.
+SURE_SEND_BYTES = 16 * 1024
 #: A body up to this size goes out in the same write as the head.
 SMALL_BODY_BYTES = 256 * 1024
-#: A non-blocking read without switching the socket's mode (POSIX only).
-MSG_DONTWAIT = getattr(socket, "MSG_DONTWAIT", 0)
 
 
 def _set_nodelay(client: socket.socket) -> None:
@@ -390,7 +391,9 @@ class Server:
             return False
         try:
             response = self.respond(request)
-            self._finish(client, head, response, started, complete=True)
+            self._finish(
+                client, head, response, started, complete=not reader.overflowed
+            )
         finally:
             request.close()
         return response.shut_down
@@ -522,8 +525,12 @@ class Server:
             return "-"
 
     def _send(self, client: socket.socket, response: Response, head_only: bool) -> None:
-        client.settimeout(self.timeouts.send_stall)
         head = response.head
+        size = len(head) + (response.content_length or 0)
+        if head_only or size > SURE_SEND_BYTES or response.content_length is None:
+            client.settimeout(self.timeouts.send_stall)
+        # else: it fits in the kernel's send buffer and never waits, so the
+        # reading deadline left on the socket is fine (saves a syscall).
         if head_only:
             client.sendall(head)
             return
@@ -550,36 +557,33 @@ class Server:
             client.sendall(chunk)
 
     def _close(self, client: socket.socket, *, drain: bool) -> None:
-        """Half-close, discard what the client still sends, close.
+        """Close; after an early answer, half-close and drain first.
 
         Closing a socket with unread input makes the kernel send a reset, and
-        a reset can destroy the response before the client reads it.
+        a reset can destroy the response before the client reads it. A client
+        whose whole request was read has nothing left to send (HTTP/1.0, one
+        request per connection), so a plain close is safe and cheapest.
         """
+        if not drain:
+            client.close()
+            return
         try:
             client.shutdown(socket.SHUT_WR)
         except OSError:
             client.close()
             return
         try:
-            if drain:
-                deadline = time.monotonic() + self.timeouts.drain_seconds
-                budget = self.timeouts.drain_bytes
-                while budget > 0:
-                    remaining = deadline - time.monotonic()
-                    if remaining <= 0:
-                        break
-                    client.settimeout(min(remaining, 0.2))
-                    data = client.recv(RECV_BYTES)
-                    if not data:
-                        break
-                    budget -= len(data)
-            elif MSG_DONTWAIT:
-                while client.recv(RECV_BYTES, MSG_DONTWAIT):
-                    pass
-            else:
-                client.setblocking(False)
-                while client.recv(RECV_BYTES):
-                    pass
+            deadline = time.monotonic() + self.timeouts.drain_seconds
+            budget = self.timeouts.drain_bytes
+            while budget > 0:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                client.settimeout(min(remaining, 0.2))
+                data = client.recv(RECV_BYTES)
+                if not data:
+                    break
+                budget -= len(data)
         except OSError:  # includes timeouts and "would block"
             pass
         finally:
