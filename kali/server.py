@@ -274,8 +274,6 @@ class Server:
 
     def _run_pending(self) -> None:
         """Run queued tasks and due tickers; a failure is logged, never fatal."""
-        if self._tasks.empty() and not self._tickers:
-            return
         jobs: list[Callable[[], None]] = []
         while not self._tasks.empty():
             jobs.append(self._tasks.get_nowait())
@@ -313,11 +311,13 @@ class Server:
         self._thread = threading.current_thread()
         listener_wait: float | None = -1.0
         try:
+            tasks, tickers = self._tasks, self._tickers
             while not self._stopping:
-                self._run_pending()
-                if self._stopping:
-                    break
-                wait = self._accept_timeout()
+                if tickers or not tasks.empty():
+                    self._run_pending()
+                    if self._stopping:
+                        break
+                wait = self._accept_timeout() if tickers else None
                 if wait != listener_wait:  # a syscall: only when it changes
                     listener.settimeout(wait)
                     listener_wait = wait
