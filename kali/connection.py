@@ -57,14 +57,6 @@ class Timeouts:
         return min(self.body_cap, self.body_base + self.body_per_mib * length / MIB)
 
 
-def printable(text: Any) -> str:
-    """``text`` with control characters escaped, for log lines."""
-    value = str(text)
-    if value.isprintable():
-        return value
-    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in value)
-
-
 class ClientClosed(Exception):
     """The client went away before its request was complete (nothing to answer)."""
 

@@ -42,8 +42,9 @@ from .response import Response
 from .security import SecurityPolicy
 
 if TYPE_CHECKING:
+    from .handling import Handler
     from .request import Request
-    from .server import Handler, Server
+    from .server import Server
 
 __all__ = [
     "InstanceLock",

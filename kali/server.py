@@ -32,7 +32,7 @@ import time
 import webbrowser
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Union
+from typing import TYPE_CHECKING, Any
 
 from .connection import (
     RECV_BYTES,
@@ -40,12 +40,10 @@ from .connection import (
     ClientReader,
     Timeouts,
     build_request,
-    printable,
 )
-from .errors import HTTPError, ProtocolError
-from .iolist import Body
+from .errors import ProtocolError
+from .handling import ErrorPage, Handler, Responder, printable
 from .protocol import Limits, RequestHead
-from .request import Request
 from .response import Response
 from .security import SecurityPolicy, host_literal
 
@@ -53,10 +51,6 @@ if TYPE_CHECKING:
     import ssl
 
 __all__ = ["ClientReader", "Server", "Timeouts", "serve_http"]
-
-Handler = Callable[[Request], Union[Response, Body]]
-#: ``error_page(request_or_None, status, message)`` renders an error page.
-ErrorPage = Callable[[Union[Request, None], int, str], Union[Response, Body]]
 
 log = logging.getLogger("kali")
 
@@ -120,7 +114,7 @@ class _Ticker:
     function: Callable[[], None]
 
 
-class Server:
+class Server(Responder):
     """A kali server. ``serve_http`` makes one and runs it; tests and
     embedding apps may drive it directly::
 
@@ -146,19 +140,17 @@ class Server:
         backlog: int = DEFAULT_BACKLOG,
         ssl_context: ssl.SSLContext | None = None,
     ) -> None:
-        self.handler = handler
+        super().__init__(
+            handler, debug=debug, error_page=error_page, logger=logger, limits=limits
+        )
         self.requested_port = port
         self.address = address
-        self.debug = debug
         self.allowed_hosts = tuple(allowed_hosts)
         self.token = token
-        self.limits = limits or Limits()
         base = timeouts or Timeouts()
         if timeout is not None:  # the 0.0.8 argument wins over timeouts=
             base = dataclasses.replace(base, first_packet=timeout)
         self.timeouts = base
-        self.log = logger or log
-        self.error_page = error_page
         self.backlog = backlog
         self.listener: socket.socket | None = None
         self._thread: threading.Thread | None = None
@@ -416,62 +408,6 @@ class Server:
             secure.close()
             return None
         return secure
-
-    def respond(self, request: Request) -> Response:
-        """Run the handler inside kali's one error boundary."""
-        try:
-            result = self.handler(request)
-            if not isinstance(result, Response):
-                return Response(result)
-            if result.is_error_page and self.error_page is not None:
-                return self.render_error(
-                    request,
-                    result.code,
-                    result.error_message or "",
-                    result.error_headers,
-                )
-            return result
-        except HTTPError as error:
-            return self.render_error(
-                request, error.status, error.message, error.headers
-            )
-        except ProtocolError as error:
-            return self.render_error(request, error.status, error.message)
-        except Exception:
-            self.log.exception(
-                "During %s %s", printable(request.command), printable(request.uri)
-            )
-            if self.debug:
-                return Response.from_exception(request)
-            return self.render_error(request, 500, "")
-
-    def render_error(
-        self,
-        request: Request | None,
-        status: int,
-        message: str,
-        headers: Iterable[tuple[str, str]] = (),
-    ) -> Response:
-        """The error page for ``status``: the app's ``error_page`` if it has one
-        (falling back to kali's plain page if that fails), else kali's."""
-        response: Response | None = None
-        if self.error_page is not None:
-            try:
-                result = self.error_page(request, status, message)
-                response = (
-                    result
-                    if isinstance(result, Response)
-                    else Response(result, code=status)
-                )
-            except Exception:
-                self.log.exception("The error_page function failed")
-        if response is None:
-            # Messages are kali's or the app's own words (an HTTPError, a
-            # refusal); an exception's text never gets here.
-            response = Response.error_page(status, message or None)
-        for name, value in headers:
-            response.add_header(name, value)
-        return response
 
     def _finish(
         self,

@@ -12,8 +12,8 @@
 
 The client builds a real :class:`~kali.request.Request` (so form, multipart
 and JSON bodies go through kali's own parsers), runs the handler inside the
-server's own error boundary (``Server.respond``: HTTPError pages, 500 pages,
-the app's ``error_page``), applies the server's security policy (Host,
+server's own error boundary (``kali.handling.Responder``: HTTPError pages,
+500 pages, the app's ``error_page``), applies the server's security policy (Host,
 cross-site checks) unless told not to, and drops the body of HEAD answers.
 It keeps a cookie jar across calls, like a browser.
 
@@ -30,15 +30,15 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, Union
 
 from .errors import HTTPError, ProtocolError
+
+# The server's error boundary is reused, not copied, so tests see exactly
+# what a browser would.
+from .handling import ErrorPage, Responder
 from .multidict import Bag
 from .protocol import Limits
 from .request import Request
 from .response import Response
 from .security import SecurityPolicy
-
-# The server's error boundary is reused, not copied, so tests see exactly
-# what a browser would. (Server.respond never touches its socket.)
-from .server import ErrorPage, Server
 
 #: Form fields: a dict, a Bag or (name, value) pairs.
 Fields = Union[Mapping[str, Any], Bag, Iterable[tuple[str, Any]]]
@@ -210,8 +210,8 @@ class Client:
         self.raise_exceptions = raise_exceptions
         self.debug = debug
         self.limits = limits or Limits()
-        self.server = Server(
-            self._run, port=port, debug=debug, error_page=error_page, limits=limits
+        self.responder = Responder(
+            self._run, debug=debug, error_page=error_page, limits=limits
         )
         self.host = f"{host}:{port}"
         self.policy = SecurityPolicy.for_server(host, port) if security else None
@@ -385,9 +385,9 @@ class Client:
                 limits=self.limits,
             )
         except ProtocolError as error:
-            return self.server.render_error(None, error.status, error.message), None
+            return self.responder.render_error(None, error.status, error.message), None
         self._failure = None
-        response = self.server.respond(request)
+        response = self.responder.respond(request)
         failure, self._failure = self._failure, None
         if failure is not None:
             response.close()

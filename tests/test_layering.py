@@ -19,6 +19,7 @@ FORBIDDEN = {
     "request": {"server", "routing", "static"},
     "response": {"server", "routing", "static"},
     "connection": {"server", "routing", "static", "response"},
+    "handling": {"server", "connection", "routing", "static"},
     "routing": {"server"},
     "sqlite": {"server"},
     "wsgi": {"static", "forms", "templates"},

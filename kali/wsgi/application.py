@@ -19,11 +19,11 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import IO, Any
 
 from ..errors import ProtocolError
+from ..handling import ErrorPage, Handler, Responder
 from ..protocol import Limits
 from ..request import Request
 from ..response import Response
 from ..security import SecurityPolicy
-from ..server import ErrorPage, Handler, Server
 
 #: The WSGI environ, start_response and application signatures (PEP 3333).
 Environ = dict[str, Any]
@@ -228,8 +228,7 @@ class WSGIAdapter:
         security: bool = True,
         serialize: bool = True,
     ) -> None:
-        # The server object is never bound: only its error boundary is used.
-        self.server = Server(
+        self.responder = Responder(
             handler, debug=debug, error_page=error_page, limits=limits, logger=logger
         )
         self.handler = handler
@@ -262,9 +261,9 @@ class WSGIAdapter:
         if refusal is not None:
             return refusal, None
         try:
-            body = read_body(environ, self.server.limits)
+            body = read_body(environ, self.responder.limits)
         except ProtocolError as error:
-            return self.server.render_error(None, error.status, error.message), None
+            return self.responder.render_error(None, error.status, error.message), None
         try:
             request = Request(
                 method,
@@ -273,20 +272,20 @@ class WSGIAdapter:
                 headers,
                 body,
                 client_address=_client_address(environ),
-                debug=self.server.debug,
-                limits=self.server.limits,
+                debug=self.responder.debug,
+                limits=self.responder.limits,
             )
         except ProtocolError as error:
             if not isinstance(body, bytes):
                 body.close()
-            return self.server.render_error(None, error.status, error.message), None
+            return self.responder.render_error(None, error.status, error.message), None
         except BaseException:
             if not isinstance(body, bytes):
                 body.close()
             raise
         try:
             with self._lock:
-                response = self.server.respond(request)
+                response = self.responder.respond(request)
         except BaseException:
             request.close()
             raise
@@ -297,7 +296,7 @@ class WSGIAdapter:
     ) -> Iterable[bytes]:
         response, request = self._respond(environ)
         if response.shut_down:
-            self.server.log.info("shut_down is ignored under a WSGI server.")
+            self.responder.log.info("shut_down is ignored under a WSGI server.")
         headers = [
             (name, value) for name, value in response.headers if name not in HOP_BY_HOP
         ]
