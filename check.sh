@@ -14,7 +14,17 @@ fi
 
 if [ ! -x .venv/bin/python ]; then
     echo "== creating .venv"
-    "$python" -m venv .venv
+    if ! "$python" -m venv .venv; then
+        rm -rf .venv
+        if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+            # Debian's system Python keeps venv in a package of its own.
+            apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
+            "$python" -m venv .venv
+        else
+            echo "cannot create a virtual environment: install python3-venv" >&2
+            exit 1
+        fi
+    fi
 fi
 echo "== installing kali and its test tools into .venv"
 .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[dev]'
