@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 from typing import IO, Any
 
 from .errors import ProtocolError
+from .handling import build_request
 from .protocol import HeadParser, Limits, RequestHead
 from .request import Request
 
@@ -166,29 +167,12 @@ class ClientReader:
         if head is None:
             raise socket.timeout("no request")
         body = self.read_body(head)
-        return build_request(head, body, limits=self.limits, **request_options)
-
-
-def build_request(
-    head: RequestHead,
-    body: bytes | IO[bytes],
-    *,
-    limits: Limits,
-    client_address: Any = None,
-    debug: bool = False,
-) -> Request:
-    try:
-        return Request(
+        return build_request(
             head.method,
             head.target,
             head.version,
             head.headers,
             body,
-            client_address=client_address,
-            debug=debug,
-            limits=limits,
+            limits=self.limits,
+            **request_options,
         )
-    except BaseException:
-        if not isinstance(body, bytes):
-            body.close()
-        raise

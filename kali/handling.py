@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
-from typing import Any, Union
+from typing import IO, Any, Union
 
 from .errors import HTTPError, ProtocolError
 from .iolist import Body
@@ -37,6 +37,39 @@ def printable(text: Any) -> str:
     return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in value)
 
 
+def build_request(
+    method: str,
+    target: str,
+    version: str,
+    headers: Iterable[tuple[str, str]],
+    body: bytes | IO[bytes],
+    *,
+    limits: Limits,
+    client_address: Any = None,
+    debug: bool = False,
+) -> Request:
+    """A Request from plain parts; ProtocolError for malformed ones.
+
+    A spooled ``body`` is closed when the Request cannot be built (nothing
+    else would ever close it).
+    """
+    try:
+        return Request(
+            method,
+            target,
+            version,
+            headers,
+            body,
+            client_address=client_address,
+            debug=debug,
+            limits=limits,
+        )
+    except BaseException:
+        if not isinstance(body, bytes):
+            body.close()
+        raise
+
+
 class Responder:
     """Runs ``handler`` for each request inside the error boundary."""
 
@@ -54,6 +87,28 @@ class Responder:
         self.error_page = error_page
         self.log = logger or log
         self.limits = limits or Limits()
+
+    def build_request(
+        self,
+        method: str,
+        target: str,
+        version: str,
+        headers: Iterable[tuple[str, str]],
+        body: bytes | IO[bytes],
+        *,
+        client_address: Any = None,
+    ) -> Request:
+        """:func:`build_request` with this responder's limits and debug flag."""
+        return build_request(
+            method,
+            target,
+            version,
+            headers,
+            body,
+            limits=self.limits,
+            client_address=client_address,
+            debug=self.debug,
+        )
 
     def respond(self, request: Request) -> Response:
         """Run the handler inside kali's one error boundary."""

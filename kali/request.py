@@ -52,13 +52,12 @@ def _is_seekable(stream: IO[bytes]) -> bool:
 
 
 def _decode_path(raw_path: str) -> list[str]:
-    if "%" not in raw_path and raw_path.isascii():
-        text = raw_path
-        return text[1:].split("/") if text.startswith("/") else text.split("/")
-    try:
-        text = urllib.parse.unquote(raw_path, encoding="utf-8", errors="strict")
-    except UnicodeDecodeError:
-        raise ProtocolError("The path is not valid UTF-8.") from None
+    text = raw_path
+    if "%" in raw_path or not raw_path.isascii():  # plain paths skip unquote
+        try:
+            text = urllib.parse.unquote(raw_path, encoding="utf-8", errors="strict")
+        except UnicodeDecodeError:
+            raise ProtocolError("The path is not valid UTF-8.") from None
     return text[1:].split("/") if text.startswith("/") else text.split("/")
 
 

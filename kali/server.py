@@ -39,7 +39,6 @@ from .connection import (
     ClientClosed,
     ClientReader,
     Timeouts,
-    build_request,
 )
 from .errors import ProtocolError
 from .handling import ErrorPage, Handler, Responder, printable
@@ -363,12 +362,13 @@ class Server(Responder):
                 client.settimeout(self.timeouts.send_stall)
                 client.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
             body = reader.read_body(head)
-            request = build_request(
-                head,
+            request = self.build_request(
+                head.method,
+                head.target,
+                head.version,
+                head.headers,
                 body,
-                limits=self.limits,
                 client_address=address,
-                debug=self.debug,
             )
         except ClientClosed:
             self.log.info("Client closed before its request was complete.")

@@ -374,15 +374,13 @@ class Client:
             if refusal is not None:
                 return refusal, None
         try:
-            request = Request(
+            request = self.responder.build_request(
                 method,
                 target,
                 "HTTP/1.1",
                 pairs,
                 payload,
                 client_address=("127.0.0.1", 0),
-                debug=self.debug,
-                limits=self.limits,
             )
         except ProtocolError as error:
             return self.responder.render_error(None, error.status, error.message), None

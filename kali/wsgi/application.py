@@ -265,24 +265,16 @@ class WSGIAdapter:
         except ProtocolError as error:
             return self.responder.render_error(None, error.status, error.message), None
         try:
-            request = Request(
+            request = self.responder.build_request(
                 method,
                 target,
                 str(environ.get("SERVER_PROTOCOL") or "HTTP/1.0"),
                 headers,
                 body,
                 client_address=_client_address(environ),
-                debug=self.responder.debug,
-                limits=self.responder.limits,
             )
         except ProtocolError as error:
-            if not isinstance(body, bytes):
-                body.close()
             return self.responder.render_error(None, error.status, error.message), None
-        except BaseException:
-            if not isinstance(body, bytes):
-                body.close()
-            raise
         try:
             with self._lock:
                 response = self.responder.respond(request)
