@@ -26,6 +26,46 @@ log = logging.getLogger("kali")
 MIB = 1024 * 1024
 RECV_BYTES = 64 * 1024
 
+#: The flag for one call that never waits on a blocking socket; 0 where the
+#: platform has none (Windows), and then kali always waits with a timeout.
+_NO_WAIT: int = getattr(socket, "MSG_DONTWAIT", 0)
+
+
+def can_skip_waits(client: socket.socket) -> bool:
+    """True when ``recv_ready``/``send_ready`` work on ``client``: a plain,
+    blocking socket (not TLS, no timeout set) on a platform with MSG_DONTWAIT.
+    """
+    return bool(_NO_WAIT) and type(client) is socket.socket and (
+        client.gettimeout() is None
+    )
+
+
+def recv_ready(client: socket.socket) -> bytes | None:
+    """Bytes that have already arrived, without waiting (b"" at end of
+    stream); None when nothing is there yet.
+
+    On Linux, TCP_DEFER_ACCEPT means a request is normally there at accept():
+    one recv() then replaces the timeout setup, a poll() and the recv() of a
+    timed read. Only for sockets that pass :func:`can_skip_waits`.
+    """
+    try:
+        return client.recv(RECV_BYTES, _NO_WAIT)
+    except (BlockingIOError, InterruptedError):
+        return None
+
+
+def send_ready(client: socket.socket, data: bytes) -> int:
+    """Send what fits in the kernel's buffer now; how many bytes that was.
+
+    A small response to a fresh connection always fits whole, so this saves
+    the timeout setup and the poll() of a timed send. Only for sockets that
+    pass :func:`can_skip_waits`.
+    """
+    try:
+        return client.send(data, _NO_WAIT)
+    except (BlockingIOError, InterruptedError):
+        return 0
+
 
 @dataclass(frozen=True)
 class Timeouts:
@@ -97,11 +137,15 @@ class ClientReader:
         return data
 
     def read_head(self) -> RequestHead | None:
-        try:
-            first = self._recv(self.timeouts.first_packet)
-        except socket.timeout:
-            log.info("Timed out.")
-            return None
+        first = recv_ready(self.client) if can_skip_waits(self.client) else None
+        if first is not None:
+            self.received += len(first)
+        else:
+            try:
+                first = self._recv(self.timeouts.first_packet)
+            except socket.timeout:
+                log.info("Timed out.")
+                return None
         if not first:
             return None
         deadline = time.monotonic() + self.timeouts.head_total
@@ -124,7 +168,7 @@ class ClientReader:
         length = head.content_length
         if len(self.parser.trailing) > length:
             self.overflowed = True  # the client sent more than it announced
-        if length == 0:
+        if not length:
             return b""
         start = self.parser.trailing[:length]
         timeouts = self.timeouts

@@ -124,15 +124,30 @@ _CR_OR_LF = re.compile(rb"[\r\n]")
 _HOST = re.compile(
     rb"(?:\[[0-9A-Za-z:.%~_-]+\]|[-A-Za-z0-9._~!$&'()*+,;=%]*)(?::[0-9]*)?"
 )
+# The same, for a Host value already decoded as Latin-1 (ASCII classes only).
+_HOST_TEXT = re.compile(_HOST.pattern.decode("ascii"))
 # Content-Length = 1*DIGIT; 18 digits always fit in a 64-bit integer.
 _CONTENT_LENGTH = re.compile(r"[0-9]{1,18}")
-_AMBIGUOUS_NAMES = ("content_length", "transfer_encoding")
-# The fast path's shapes: a plain origin-form request line and plain field
-# lines, each after its CRLF (no obs-fold, no CTL but HTAB, no bare CR or
-# LF). Anything else takes the careful path, which gives the precise error.
-_PLAIN_REQUEST_LINE = re.compile(rb"([A-Z]{3,7}) (/[\x21-\x7e]*) (HTTP/1\.[01])")
-_PLAIN_FIELD_LINES = re.compile(
-    rb"(?:\r\n[-!#$%&'*+.^_`|~0-9A-Za-z]+:[\t\x20-\x7e\x80-\xff]*)+"
+#: The names _build_head looks at; names confused with Content-Length or
+#: Transfer-Encoding once "_" and "-" are treated alike are refused there.
+_FRAMING_NAMES = frozenset(
+    {
+        "host",
+        "content-length",
+        "content-type",
+        "transfer-encoding",
+        "expect",
+        "content_length",
+        "transfer_encoding",
+    }
+)
+# The fast path's shape, on the head decoded as Latin-1: a plain origin-form
+# request line, then field lines each after its CRLF (no obs-fold, no CTL but
+# HTAB, no bare CR or LF). Anything else takes the careful path, which gives
+# the precise error.
+_PLAIN_HEAD = re.compile(
+    r"([A-Z]{3,7}) (/[\x21-\x7e]*) (HTTP/1\.[01])"
+    r"((?:\r\n[-!#$%&'*+.^_`|~0-9A-Za-z]+:[\t\x20-\x7e\x80-\xff]*)*)"
 )
 
 
@@ -219,61 +234,55 @@ def _build_head(
 ) -> RequestHead:
     """Apply the rules that need the whole head (RFC 9112 sections 3.2, 6)."""
     method, target, version = request_line
-    hosts: list[str] = []
-    lengths: list[str] = []
-    content_types = 0
-    ambiguous = chunked = expect_continue = False
-    for name, value in fields:  # one pass: this runs for every request
+    host = length_text = None
+    hosts = lengths = content_types = 0
+    chunked = expect_continue = False
+    for name, value in fields:  # one pass, one set lookup for most fields
+        if name not in _FRAMING_NAMES:
+            continue
         if name == "host":
-            hosts.append(value)
+            hosts += 1
+            host = value
         elif name == "content-length":
-            lengths.append(value)
+            lengths += 1
+            length_text = value
         elif name == "content-type":
             content_types += 1
         elif name == "transfer-encoding":
             chunked = True
         elif name == "expect":
             expect_continue = expect_continue or value.lower() == "100-continue"
-        elif name in _AMBIGUOUS_NAMES:
-            ambiguous = True
-    # RFC 9112 section 3.2: several Host lines MUST get a 400.
-    if len(hosts) > 1:
+        else:
+            raise ProtocolError("ambiguous header name", 400)
+    if hosts > 1:  # RFC 9112 section 3.2: several Host lines MUST get a 400.
         raise ProtocolError("more than one Host header", 400)
     # RFC 9112 section 6.3: differing lengths are unrecoverable; repeated
     # identical ones are refused too, as nothing legitimate sends them.
-    if len(lengths) > 1:
+    if lengths > 1:
         raise ProtocolError("more than one Content-Length header", 400)
-    if ambiguous:
-        raise ProtocolError("ambiguous header name", 400)
     if content_types > 1:
         raise ProtocolError("more than one Content-Type header", 400)
     if chunked:
         raise ProtocolError("Transfer-Encoding is not supported", 501)
-    if version == "HTTP/1.1" and not hosts:
-        raise ProtocolError("missing Host header", 400)
-    if hosts and not _HOST.fullmatch(hosts[0].encode("latin-1")):
+    if host is None:
+        if version == "HTTP/1.1":
+            raise ProtocolError("missing Host header", 400)
+    elif not _HOST_TEXT.fullmatch(host):
         raise ProtocolError("invalid Host header", 400)
     content_length = 0
-    if lengths:
-        if not _CONTENT_LENGTH.fullmatch(lengths[0]):
+    if length_text is not None:
+        if not _CONTENT_LENGTH.fullmatch(length_text):
             raise ProtocolError("invalid Content-Length", 400)
-        content_length = int(lengths[0])
+        content_length = int(length_text)
         if content_length > limits.max_body_bytes:
             raise ProtocolError("request body too large", 413)
     # RFC 9112 section 3.2.2: the authority of an absolute-form target wins.
-    host = hosts[0] if hosts else None
-    if not target.startswith("/"):
+    if target[0] != "/":
         absolute = _ABSOLUTE_FORM.match(target.encode("ascii"))
         if absolute is not None:
             host = absolute.group(1).decode("ascii")
     return RequestHead(
-        method=method,
-        target=target,
-        version=version,
-        headers=tuple(fields),
-        content_length=content_length,
-        host=host,
-        expect_continue=expect_continue,
+        method, target, version, tuple(fields), content_length, host, expect_continue
     )
 
 
@@ -353,26 +362,21 @@ class HeadParser:
         end = data.find(b"\r\n\r\n")
         if end < 0 or end + 2 > limits.max_head_bytes:
             return None
-        line_end = data.find(b"\r\n")
-        first = _PLAIN_REQUEST_LINE.fullmatch(data, 0, line_end)
-        if first is None or line_end > limits.max_request_line_bytes:
+        match = _PLAIN_HEAD.fullmatch(data[:end].decode("latin-1"))
+        if match is None or match.end(3) > limits.max_request_line_bytes:
             return None
-        # One regex checks every field line at once; then plain str splits.
-        if line_end < end and not _PLAIN_FIELD_LINES.fullmatch(data, line_end, end):
-            return None
-        method, target, version = first.group(1, 2, 3)
-        method_text = method.decode("ascii")
-        if method_text not in KNOWN_METHODS:
-            return None
-        lines = data[line_end + 2 : end].decode("latin-1").split("\r\n")
-        if len(lines) > limits.max_header_fields:
+        method, target, version, block = match.groups()
+        if method not in KNOWN_METHODS:
             return None
         fields = []
-        if line_end < end:
-            for line in lines:
+        if block:
+            lines = block.split("\r\n")  # lines[0] is "": block starts with CRLF
+            if len(lines) > limits.max_header_fields + 1:
+                return None
+            for line in lines[1:]:
                 name, _, value = line.partition(":")
                 fields.append((name.lower(), value.strip(" \t")))
-        request_line = (method_text, target.decode("ascii"), version.decode("ascii"))
+        request_line = (method, target, version)
         try:
             head = _build_head(request_line, fields, limits)
         except ProtocolError:

@@ -37,6 +37,8 @@ def _split_origin_form(target: str) -> urllib.parse.ParseResult:
     # RFC 9112 3.2.1: origin-form is absolute-path [ "?" query ]. urlparse()
     # would read "//evil.example/x" as a host, so split it by hand: a target
     # starting with "/" is always a path here.
+    if "?" not in target and "#" not in target:  # most requests
+        return urllib.parse.ParseResult("", "", target, "", "", "")
     path, _, query = target.partition("?")
     path = path.partition("#")[0]
     query = query.partition("#")[0]
@@ -88,17 +90,18 @@ class Request:
         self.headers = self._lower_headers(headers)
         self.client_address = client_address
         self.debug = debug
-        self.url = (
+        url = (
             _split_origin_form(uri)
             if uri.startswith("/")
             else urllib.parse.urlparse(uri)
         )
-        self.path: list[str] = _decode_path(self.url.path or "/")
+        self.url = url
+        self.path: list[str] = _decode_path(url.path or "/")
         # Filled in by the Router: how many path components belong to the
         # mount that handles this request, and the wildcard values.
         self.mount_depth = 0
         self.args: Any = ()
-        self.GET = Bag(parse_query(self.url.query))
+        self.GET = Bag(parse_query(url.query)) if url.query else Bag()
         self._cookies: dict[str, str] | None = None
         self._body: bytes | None = None
         self._payload_file: IO[bytes] | None = None
@@ -109,16 +112,16 @@ class Request:
         else:
             self._payload_file = payload
             self._payload_start = payload.tell() if _is_seekable(payload) else 0
-        form_source: bytes | IO[bytes] = (
-            self._body if self._body is not None else payload  # type: ignore[assignment]
-        )
-        self.POST = Bag(
-            parse_form(
-                self.headers.get("content-type"),
-                form_source,
-                limits or _DEFAULT_LIMITS,
+        content_type = self.headers.get("content-type")
+        if content_type:
+            form_source: bytes | IO[bytes] = (
+                self._body if self._body is not None else payload  # type: ignore[assignment]
             )
-        )
+            self.POST = Bag(
+                parse_form(content_type, form_source, limits or _DEFAULT_LIMITS)
+            )
+        else:
+            self.POST = Bag()
 
     @staticmethod
     def _lower_headers(
@@ -200,10 +203,11 @@ class Request:
         The server calls this once the response is sent; call it yourself for
         a Request you built with a file payload or uploads.
         """
-        for _, value in self.POST.items():
-            closer = getattr(value, "close", None)
-            if closer is not None:
-                closer()
+        if self.POST:  # uploads are FileUpload values with a close()
+            for _, value in self.POST.items():
+                closer = getattr(value, "close", None)
+                if closer is not None:
+                    closer()
         if self._payload_file is not None:
             self._payload_file.close()
 

@@ -219,11 +219,12 @@ class Response:
             status = _STATUS_LINES.get(self.code)
             if status is None:
                 status = f"HTTP/1.0 {self.code} {self.reason}\r\n"
-            lines = [status]
-            for name, value in self.headers:
-                lines += (name, ": ", value, "\r\n")
-            lines.append("\r\n")
-            self._head = "".join(lines).encode("latin-1", "replace")
+            if self.headers:
+                fields = "\r\n".join(map(": ".join, self.headers))
+                text = f"{status}{fields}\r\n\r\n"
+            else:
+                text = status + "\r\n"
+            self._head = text.encode("latin-1", "replace")
         return self._head
 
     @property

@@ -22,6 +22,7 @@ so that no client can stall the loop:
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import logging
 import queue
 import socket
@@ -30,7 +31,7 @@ import sys
 import threading
 import time
 import webbrowser
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -39,6 +40,8 @@ from .connection import (
     ClientClosed,
     ClientReader,
     Timeouts,
+    can_skip_waits,
+    send_ready,
 )
 from .errors import ProtocolError
 from .handling import ErrorPage, Handler, Responder, printable
@@ -462,35 +465,50 @@ class Server(Responder):
 
     def _send(self, client: socket.socket, response: Response, head_only: bool) -> None:
         head = response.head
-        size = len(head) + (response.content_length or 0)
-        if head_only or size > SURE_SEND_BYTES or response.content_length is None:
-            client.settimeout(self.timeouts.send_stall)
-        # else: it fits in the kernel's send buffer and never waits, so the
-        # reading deadline left on the socket is fine (saves a syscall).
-        if head_only:
-            client.sendall(head)
-            return
         span = response.file_span
-        if span is not None:
+        if head_only or span is not None:
+            client.settimeout(self.timeouts.send_stall)
             client.sendall(head)
-            file, offset, count = span
-            if count:
-                client.sendfile(file, offset, count)
+            if span is not None and span[2] and not head_only:
+                client.sendfile(*span)
             return
         chunks = response.iter_body()
         first = next(chunks, b"")
+        rest: Iterator[bytes] = chunks
         if len(first) <= SMALL_BODY_BYTES:
-            client.sendall(head + first)  # most pages: one write
+            self._send_first(client, head + first)  # most pages: one write
         else:
-            client.sendall(head)
-            client.sendall(first)
-        nagle_off = False
-        for chunk in chunks:
-            if not nagle_off:
-                # Several writes: don't let Nagle hold back the last small one.
-                _set_nodelay(client)
-                nagle_off = True
+            self._send_first(client, head)
+            rest = itertools.chain((first,), chunks)
+        more = next(rest, None)
+        if more is None:
+            return
+        # Several writes: each may wait for the client, and Nagle must not
+        # hold back the last small one.
+        client.settimeout(self.timeouts.send_stall)
+        _set_nodelay(client)
+        client.sendall(more)
+        for chunk in rest:
             client.sendall(chunk)
+
+    def _send_first(self, client: socket.socket, data: bytes) -> None:
+        """The first write of a response.
+
+        A fresh connection's send buffer takes a small response whole, so
+        this write rarely waits: on a blocking socket it is tried once
+        without waiting, and the send deadline is set only if that fell
+        short. On a socket that still has its reading deadline, a small
+        write is sent under that deadline (saving a syscall).
+        """
+        if can_skip_waits(client):
+            sent = send_ready(client, data)
+            if sent < len(data):
+                client.settimeout(self.timeouts.send_stall)
+                client.sendall(memoryview(data)[sent:])
+            return
+        if len(data) > SURE_SEND_BYTES:
+            client.settimeout(self.timeouts.send_stall)
+        client.sendall(data)
 
     def _close(self, client: socket.socket, *, drain: bool) -> None:
         """Close; after an early answer, half-close and drain first.

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from kali.connection import can_skip_waits, recv_ready, send_ready
 from kali.protocol import Limits
 from kali.response import Response
 from kali.server import Server, Timeouts, serve_http
@@ -598,3 +599,81 @@ def test_timeout_argument_and_timeouts_object():
     assert Server(app, timeouts=Timeouts(first_packet=3.0)).timeouts.first_packet == 3.0
     both = Server(app, timeout=1.5, timeouts=Timeouts(first_packet=3.0, head_total=4))
     assert both.timeouts.first_packet == 1.5 and both.timeouts.head_total == 4
+
+
+# -- the calls that skip waiting (MSG_DONTWAIT on a blocking socket) ---------------
+
+NO_WAIT = hasattr(socket, "MSG_DONTWAIT")
+
+
+def test_recv_ready_and_send_ready_never_wait():
+    left, right = socket.socketpair()
+    with left, right:
+        assert can_skip_waits(left) is NO_WAIT
+        if not NO_WAIT:
+            return  # Windows: the server always waits with a timeout
+        started = time.monotonic()
+        assert recv_ready(left) is None  # nothing yet: no wait
+        big = b"x" * (16 * 1024 * 1024)
+        sent = send_ready(left, big)  # more than any socket buffer
+        assert 0 < sent < len(big)
+        assert send_ready(left, big) == 0  # the buffer is full: no wait
+        assert time.monotonic() - started < 1.0
+        right.sendall(b"GET / HTTP/1.0\r\n\r\n")
+        assert recv_ready(left) == b"GET / HTTP/1.0\r\n\r\n"
+        right.shutdown(socket.SHUT_WR)
+        assert recv_ready(left) == b""  # end of stream
+
+
+def test_sockets_with_a_timeout_take_the_waiting_path():
+    left, right = socket.socketpair()
+    with left, right:
+        left.settimeout(1.0)
+        assert not can_skip_waits(left)
+
+
+def small_window_connection(server):
+    """A connection whose receive buffer (so TCP window) is tiny: the server's
+    writes fill up at once."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # before connect
+    sock.settimeout(10.0)
+    sock.connect(("127.0.0.1", server.port))
+    return sock
+
+
+def test_a_one_write_response_bigger_than_the_send_buffer_is_complete(serve):
+    body = bytes(range(256)) * 1000  # 250 KiB: one write, more than fits at once
+    server = serve(lambda request: Response(body))
+    # Accepted sockets inherit the listener's buffer size (Linux, BSD).
+    server.listener.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 8192)
+    with small_window_connection(server) as sock:
+        sock.sendall(b"GET / HTTP/1.0\r\n\r\n")
+        time.sleep(0.3)  # the server's first try fills the buffers and falls short
+        reply = read_all(sock)
+    head, _, got = reply.partition(b"\r\n\r\n")
+    assert b"content-length: 256000" in head and got == body
+    assert_alive(server)
+
+
+def test_a_client_that_stops_reading_is_dropped_after_the_send_stall(serve):
+    body = b"y" * (250 * 1024)  # one write, far more than the buffers take
+    server = serve(lambda request: Response(body), timeouts=Timeouts(send_stall=0.5))
+    server.listener.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 8192)
+    with small_window_connection(server) as sock:
+        sock.sendall(b"GET / HTTP/1.0\r\n\r\n")
+        time.sleep(0.2)
+        started = time.monotonic()
+        assert_alive(server)  # answered once the stalled send gave up
+        assert time.monotonic() - started < 3.0
+
+
+def test_with_a_default_socket_timeout_requests_still_work(serve):
+    previous = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(5.0)  # accepted sockets then carry a timeout
+    try:
+        server = serve()
+        assert get(server).startswith(b"HTTP/1.0 200 OK\r\n")
+        assert status(get(server, "/big")) == 200
+    finally:
+        socket.setdefaulttimeout(previous)
