@@ -18,7 +18,7 @@ from typing import IO, Any
 
 from .errors import ProtocolError
 from .handling import build_request
-from .protocol import HeadParser, Limits, RequestHead
+from .protocol import HeadParser, Limits, RequestHead, plain_head
 from .request import Request
 
 log = logging.getLogger("kali")
@@ -42,12 +42,15 @@ def can_skip_waits(client: socket.socket) -> bool:
 
 def recv_ready(client: socket.socket) -> bytes | None:
     """Bytes that have already arrived, without waiting (b"" at end of
-    stream); None when nothing is there yet.
+    stream); None when nothing is there yet, or when ``client`` does not
+    pass :func:`can_skip_waits` (then the caller waits with a timeout).
 
     On Linux, TCP_DEFER_ACCEPT means a request is normally there at accept():
     one recv() then replaces the timeout setup, a poll() and the recv() of a
-    timed read. Only for sockets that pass :func:`can_skip_waits`.
+    timed read.
     """
+    if not can_skip_waits(client):
+        return None
     try:
         return client.recv(RECV_BYTES, _NO_WAIT)
     except (BlockingIOError, InterruptedError):
@@ -55,12 +58,14 @@ def recv_ready(client: socket.socket) -> bytes | None:
 
 
 def send_ready(client: socket.socket, data: bytes) -> int:
-    """Send what fits in the kernel's buffer now; how many bytes that was.
+    """Send what fits in the kernel's buffer now; how many bytes that was
+    (0 when ``client`` does not pass :func:`can_skip_waits`).
 
     A small response to a fresh connection always fits whole, so this saves
-    the timeout setup and the poll() of a timed send. Only for sockets that
-    pass :func:`can_skip_waits`.
+    the timeout setup and the poll() of a timed send.
     """
+    if not can_skip_waits(client):
+        return 0
     try:
         return client.send(data, _NO_WAIT)
     except (BlockingIOError, InterruptedError):
@@ -98,6 +103,10 @@ class Timeouts:
         return min(self.body_cap, self.body_base + self.body_per_mib * length / MIB)
 
 
+_DEFAULT_LIMITS = Limits()
+_DEFAULT_TIMEOUTS = Timeouts()
+
+
 class ClientClosed(Exception):
     """The client went away before its request was complete (nothing to answer)."""
 
@@ -119,16 +128,25 @@ class ClientReader:
         timeouts: Timeouts | None = None,
     ) -> None:
         self.client = client
-        self.limits = limits or Limits()
-        timeouts = timeouts or Timeouts()
+        self.limits = limits or _DEFAULT_LIMITS
+        timeouts = timeouts or _DEFAULT_TIMEOUTS
         if timeout is not None:
             timeouts = replace(timeouts, first_packet=timeout)
         self.timeouts = timeouts
-        self.parser = HeadParser(self.limits)
+        self._parser: HeadParser | None = None
         self.received = 0
+        #: Bytes received after the head: the start of the body.
+        self.trailing = b""
         #: Bytes arrived beyond the request: closing now could reset the
         #: connection, so the server drains first.
         self.overflowed = False
+
+    @property
+    def parser(self) -> HeadParser:
+        """The incremental parser, for heads that take the careful path."""
+        if self._parser is None:
+            self._parser = HeadParser(self.limits)
+        return self._parser
 
     def _recv(self, wait: float) -> bytes:
         self.client.settimeout(max(wait, 0.001))
@@ -137,7 +155,7 @@ class ClientReader:
         return data
 
     def read_head(self) -> RequestHead | None:
-        first = recv_ready(self.client) if can_skip_waits(self.client) else None
+        first = recv_ready(self.client)
         if first is not None:
             self.received += len(first)
         else:
@@ -148,8 +166,13 @@ class ClientReader:
                 return None
         if not first:
             return None
+        whole = plain_head(first, self.limits)  # most requests: all in one go
+        if whole is not None:
+            self.trailing = whole[1]
+            return whole[0]
         deadline = time.monotonic() + self.timeouts.head_total
-        head = self.parser.feed(first)
+        parser = self.parser
+        head = parser.feed(first)
         while head is None:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -159,18 +182,19 @@ class ClientReader:
             except socket.timeout:
                 raise ProtocolError("The request head took too long.", 408) from None
             if not data:
-                self.parser.eof()
+                parser.eof()
                 raise ClientClosed
-            head = self.parser.feed(data)
+            head = parser.feed(data)
+        self.trailing = parser.trailing
         return head
 
     def read_body(self, head: RequestHead) -> bytes | IO[bytes]:
         length = head.content_length
-        if len(self.parser.trailing) > length:
+        if len(self.trailing) > length:
             self.overflowed = True  # the client sent more than it announced
         if not length:
             return b""
-        start = self.parser.trailing[:length]
+        start = self.trailing[:length]
         timeouts = self.timeouts
         deadline = time.monotonic() + timeouts.body_deadline(length)
         spool: IO[bytes] | None = None

@@ -46,6 +46,7 @@ __all__ = [
     "Limits",
     "RequestHead",
     "parse_request_head",
+    "plain_head",
 ]
 
 #: Methods kali knows; any other token is answered 501 Not Implemented
@@ -286,6 +287,38 @@ def _build_head(
     )
 
 
+def plain_head(data: bytes, limits: Limits) -> tuple[RequestHead, bytes] | None:
+    """The fast path: ``(head, bytes after it)`` for a plainly valid head
+    that is whole in ``data``, the first chunk received.
+
+    None means "not that case" (incomplete, too big, anything unusual): then
+    :class:`HeadParser` decides, so every error and every edge case stays
+    exactly as the careful byte-by-byte path has it.
+    """
+    end = data.find(b"\r\n\r\n")
+    if end < 0 or end + 2 > limits.max_head_bytes:
+        return None
+    match = _PLAIN_HEAD.fullmatch(data[:end].decode("latin-1"))
+    if match is None or match.end(3) > limits.max_request_line_bytes:
+        return None
+    method, target, version, block = match.groups()
+    if method not in KNOWN_METHODS:
+        return None
+    fields = []
+    if block:
+        lines = block.split("\r\n")  # lines[0] is "": the block starts with CRLF
+        if len(lines) > limits.max_header_fields + 1:
+            return None
+        for line in lines[1:]:
+            name, _, value = line.partition(":")
+            fields.append((name.lower(), value.strip(" \t")))
+    try:
+        head = _build_head((method, target, version), fields, limits)
+    except ProtocolError:
+        return None
+    return head, data[end + 4 :]
+
+
 class HeadParser:
     """Incremental parser for one request head.
 
@@ -353,37 +386,12 @@ class HeadParser:
             raise ProtocolError("incomplete request", 400)
 
     def _whole_head(self, data: bytes) -> RequestHead | None:
-        """Fast path: a plainly valid head that arrived whole in one chunk.
-
-        None means "not that case" (incomplete, too big, anything unusual):
-        the byte-by-byte path then decides, so every error and every edge
-        stays exactly as that path has it."""
-        limits = self._limits
-        end = data.find(b"\r\n\r\n")
-        if end < 0 or end + 2 > limits.max_head_bytes:
+        whole = plain_head(data, self._limits)
+        if whole is None:
             return None
-        match = _PLAIN_HEAD.fullmatch(data[:end].decode("latin-1"))
-        if match is None or match.end(3) > limits.max_request_line_bytes:
-            return None
-        method, target, version, block = match.groups()
-        if method not in KNOWN_METHODS:
-            return None
-        fields = []
-        if block:
-            lines = block.split("\r\n")  # lines[0] is "": block starts with CRLF
-            if len(lines) > limits.max_header_fields + 1:
-                return None
-            for line in lines[1:]:
-                name, _, value = line.partition(":")
-                fields.append((name.lower(), value.strip(" \t")))
-        request_line = (method, target, version)
-        try:
-            head = _build_head(request_line, fields, limits)
-        except ProtocolError:
-            return None
-        self._request_line = request_line
-        self._fields = fields
-        self._trailing = data[end + 4 :]
+        head, self._trailing = whole
+        self._request_line = (head.method, head.target, head.version)
+        self._fields = list(head.headers)
         self._head = head
         return head
 

@@ -33,16 +33,15 @@ Payload = Union[bytes, bytearray, IO[bytes], None]
 _DEFAULT_LIMITS = Limits()
 
 
-def _split_origin_form(target: str) -> urllib.parse.ParseResult:
-    # RFC 9112 3.2.1: origin-form is absolute-path [ "?" query ]. urlparse()
-    # would read "//evil.example/x" as a host, so split it by hand: a target
-    # starting with "/" is always a path here.
-    if "?" not in target and "#" not in target:  # most requests
-        return urllib.parse.ParseResult("", "", target, "", "", "")
+def _split_origin_form(target: str) -> tuple[str, str]:
+    """``(path, query)`` of an origin-form target (RFC 9112 3.2.1: absolute-path
+    [ "?" query ]). urlparse() would read "//evil.example/x" as a host, so it
+    is split by hand: a target starting with "/" is always a path here."""
     path, _, query = target.partition("?")
-    path = path.partition("#")[0]
-    query = query.partition("#")[0]
-    return urllib.parse.ParseResult("", "", path, "", query, "")
+    if "#" in target:  # browsers never send a fragment; drop one if sent
+        path = path.partition("#")[0]
+        query = query.partition("#")[0]
+    return path, query
 
 
 def _is_seekable(stream: IO[bytes]) -> bool:
@@ -90,18 +89,25 @@ class Request:
         self.headers = self._lower_headers(headers)
         self.client_address = client_address
         self.debug = debug
-        url = (
-            _split_origin_form(uri)
-            if uri.startswith("/")
-            else urllib.parse.urlparse(uri)
-        )
-        self.url = url
-        self.path: list[str] = _decode_path(url.path or "/")
+        self._url: urllib.parse.ParseResult | None = None  # made when asked
+        if uri[:1] != "/":
+            self._url = urllib.parse.urlparse(uri)
+            raw_path, query = self._url.path or "/", self._url.query
+        elif "?" in uri or "#" in uri:
+            raw_path, query = _split_origin_form(uri)
+        else:  # most requests: a plain path
+            raw_path, query = uri, ""
+        self._raw_path = raw_path
+        self._query = query
+        if "%" in raw_path or not raw_path.isascii() or raw_path[0] != "/":
+            self.path: list[str] = _decode_path(raw_path)
+        else:  # most paths: nothing to unquote
+            self.path = raw_path[1:].split("/")
         # Filled in by the Router: how many path components belong to the
         # mount that handles this request, and the wildcard values.
         self.mount_depth = 0
         self.args: Any = ()
-        self.GET = Bag(parse_query(url.query)) if url.query else Bag()
+        self.GET = Bag(parse_query(query)) if query else Bag()
         self._cookies: dict[str, str] | None = None
         self._body: bytes | None = None
         self._payload_file: IO[bytes] | None = None
@@ -112,7 +118,7 @@ class Request:
         else:
             self._payload_file = payload
             self._payload_start = payload.tell() if _is_seekable(payload) else 0
-        content_type = self.headers.get("content-type")
+        content_type = self.headers.single.get("content-type")
         if content_type:
             form_source: bytes | IO[bytes] = (
                 self._body if self._body is not None else payload  # type: ignore[assignment]
@@ -122,6 +128,16 @@ class Request:
             )
         else:
             self.POST = Bag()
+
+    @property
+    def url(self) -> urllib.parse.ParseResult:
+        """The target split by :func:`urllib.parse.urlparse` rules (0.0.8);
+        ``url.path`` and ``url.query`` are as sent, still percent-encoded."""
+        if self._url is None:
+            self._url = urllib.parse.ParseResult(
+                "", "", self._raw_path, "", self._query, ""
+            )
+        return self._url
 
     @staticmethod
     def _lower_headers(

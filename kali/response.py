@@ -70,6 +70,17 @@ _STATUS_LINES = {
 }
 
 
+#: The head of a plain HTML response, up to its content-length value, and
+#: the rest after it: the same bytes ``Response.head`` would build.
+_HTML_HEAD_PREFIXES = {
+    code: f"{status}content-type: {HTML_TYPE}\r\ncontent-length: ".encode("latin-1")
+    for code, status in _STATUS_LINES.items()
+}
+_HTML_HEAD_END = "".join(
+    f"\r\n{name}: {value}" for name, value in DEFAULT_HEADERS
+).encode("latin-1") + b"\r\n\r\n"
+
+
 def check_header(name: Any, value: Any) -> tuple[str, str]:
     """Validate one header; returns ``(lower-case name, str value)``.
 
@@ -159,15 +170,17 @@ class Response:
         shut_down: bool = False,
     ) -> None:
         self._start(code, headers, shut_down)
-        if _has_no_body(code):
-            self._chunks: list[bytes] = []
-        elif isinstance(content, str):  # the common cases, without a walk
-            self._chunks = [content.encode("utf-8", "replace")]
+        chunks: list[bytes]
+        if isinstance(content, str):  # the common cases, without a walk
+            chunks = [content.encode("utf-8", "replace")]
         elif type(content) is bytes:
-            self._chunks = [content]
+            chunks = [content]
         else:
-            self._chunks = list(iter_chunks(content))
-        self._length: int | None = sum(map(len, self._chunks))
+            chunks = list(iter_chunks(content))
+        if _has_no_body(self.code):
+            chunks = []
+        self._chunks = chunks
+        self._length: int | None = sum(map(len, chunks))
         self._finish()
 
     def _start(self, code: int, headers: Headers, shut_down: bool) -> None:
@@ -196,6 +209,9 @@ class Response:
                     ("content-length", str(self._length)),
                     *DEFAULT_HEADERS,
                 ]
+                prefix = _HTML_HEAD_PREFIXES.get(self.code)
+                if prefix is not None:  # serialised now, as 0.0.8 did
+                    self._head = b"%s%d%s" % (prefix, self._length, _HTML_HEAD_END)
                 return
         given = {name for name, _ in self._app_headers}
         pairs = [pair for pair in self._app_headers if pair[0] != "content-length"]
@@ -249,6 +265,14 @@ class Response:
             if key == name:
                 return value
         return default
+
+    @property
+    def chunks(self) -> list[bytes] | None:
+        """The body's byte chunks when it is held in memory (every iolist
+        body); None for a file or stream body. Do not modify the list."""
+        if self._file is None and self._stream is None:
+            return self._chunks
+        return None
 
     @property
     def file_span(self) -> tuple[IO[bytes], int, int] | None:

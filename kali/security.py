@@ -164,16 +164,14 @@ class SecurityPolicy:
         self, method: str, target: str, headers: Iterable[tuple[str, str]]
     ) -> Response | None:
         """None if the request may proceed, else the refusal to send."""
-        values: dict[str, str] = {}
-        cookies: list[str] = []
-        for name, value in headers:
-            if name == "cookie":
-                cookies.append(value)
-            elif name not in values:
-                values[name] = value
-        host = values.get("host")
+        host = None
         if target[:1] != "/":
             host = urllib.parse.urlsplit(target).netloc
+        else:
+            for name, value in headers:
+                if name == "host":  # browsers send it first
+                    host = value
+                    break
         if host not in self._hosts_seen:  # browsers send the same Host each time
             if not self.is_allowed_host(host):
                 return Response.error_page(
@@ -181,6 +179,15 @@ class SecurityPolicy:
                 )
             if len(self._hosts_seen) < 16:
                 self._hosts_seen.add(host)
+        if method in SAFE_METHODS and self.token is None:
+            return None  # most requests: nothing more to look at
+        values: dict[str, str] = {}
+        cookies: list[str] = []
+        for name, value in headers:
+            if name == "cookie":
+                cookies.append(value)
+            elif name not in values:
+                values[name] = value
         if method not in SAFE_METHODS and not self._is_same_site(values, host):
             return Response.error_page(403, "Cross-site request refused.")
         if self.token is not None:

@@ -31,7 +31,7 @@ import sys
 import threading
 import time
 import webbrowser
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -40,7 +40,6 @@ from .connection import (
     ClientClosed,
     ClientReader,
     Timeouts,
-    can_skip_waits,
     send_ready,
 )
 from .errors import ProtocolError
@@ -360,7 +359,7 @@ class Server(Responder):
                 return False
             if (
                 head.expect_continue
-                and len(reader.parser.trailing) < head.content_length
+                and len(reader.trailing) < head.content_length
             ):
                 client.settimeout(self.timeouts.send_stall)
                 client.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
@@ -472,14 +471,14 @@ class Server(Responder):
             if span is not None and span[2] and not head_only:
                 client.sendfile(*span)
             return
-        chunks = response.iter_body()
-        first = next(chunks, b"")
-        rest: Iterator[bytes] = chunks
+        chunks = response.chunks
+        rest = iter(chunks) if chunks is not None else response.iter_body()
+        first = next(rest, b"")
         if len(first) <= SMALL_BODY_BYTES:
             self._send_first(client, head + first)  # most pages: one write
         else:
             self._send_first(client, head)
-            rest = itertools.chain((first,), chunks)
+            rest = itertools.chain((first,), rest)
         more = next(rest, None)
         if more is None:
             return
@@ -500,15 +499,12 @@ class Server(Responder):
         short. On a socket that still has its reading deadline, a small
         write is sent under that deadline (saving a syscall).
         """
-        if can_skip_waits(client):
-            sent = send_ready(client, data)
-            if sent < len(data):
-                client.settimeout(self.timeouts.send_stall)
-                client.sendall(memoryview(data)[sent:])
+        sent = send_ready(client, data)
+        if sent == len(data):
             return
-        if len(data) > SURE_SEND_BYTES:
+        if len(data) > SURE_SEND_BYTES or client.gettimeout() is None:
             client.settimeout(self.timeouts.send_stall)
-        client.sendall(data)
+        client.sendall(memoryview(data)[sent:])
 
     def _close(self, client: socket.socket, *, drain: bool) -> None:
         """Close; after an early answer, half-close and drain first.

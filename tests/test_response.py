@@ -228,3 +228,15 @@ def test_http_status_members_are_codes():
     response = Response("gone", code=HTTPStatus.GONE)
     assert response.code == 410 and type(response.code) is int
     assert response.head.startswith(b"HTTP/1.0 410 Gone\r\n")
+
+
+@pytest.mark.parametrize("code", [200, 201, 299, 404, 500, 599])
+@pytest.mark.parametrize("content", ["", "héllo", b"\x00bytes", ["a", [b"b"]]])
+def test_head_is_the_status_line_and_the_headers_sent(code, content):
+    response = Response(content, code=code)
+    reason = Response.REASON.get(code, b"Unknown").decode()
+    lines = [f"HTTP/1.0 {code} {reason}"]
+    lines += [f"{name}: {value}" for name, value in response.headers]
+    assert response.head == ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+    assert response.get_header("content-length") == str(len(response.body))
+    assert response.content == response.head + response.body
