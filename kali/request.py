@@ -86,7 +86,11 @@ class Request:
         self.command = command
         self.uri = uri
         self.protocol = protocol
-        self.headers = self._lower_headers(headers)
+        self.headers = (
+            Bag(headers)  # from the parser: names already lower-case
+            if type(headers) is tuple
+            else self._lower_headers(headers)
+        )
         self.client_address = client_address
         self.debug = debug
         self._url: urllib.parse.ParseResult | None = None  # made when asked

@@ -70,17 +70,6 @@ _STATUS_LINES = {
 }
 
 
-#: The head of a plain HTML response, up to its content-length value, and
-#: the rest after it: the same bytes ``Response.head`` would build.
-_HTML_HEAD_PREFIXES = {
-    code: f"{status}content-type: {HTML_TYPE}\r\ncontent-length: ".encode("latin-1")
-    for code, status in _STATUS_LINES.items()
-}
-_HTML_HEAD_END = "".join(
-    f"\r\n{name}: {value}" for name, value in DEFAULT_HEADERS
-).encode("latin-1") + b"\r\n\r\n"
-
-
 def check_header(name: Any, value: Any) -> tuple[str, str]:
     """Validate one header; returns ``(lower-case name, str value)``.
 
@@ -114,6 +103,18 @@ def _with_type(headers: Headers, content_type: str) -> list[tuple[str, str]]:
 def _has_no_body(code: int) -> bool:
     # RFC 9110 6.4.1: 1xx, 204 and 304 responses never carry content.
     return code < 200 or code in (204, 304)
+
+
+#: The head of a plain HTML response, up to its content-length value, and
+#: the rest after it: the same bytes ``Response.head`` would build.
+_HTML_HEAD_PREFIXES = {
+    code: f"{status}content-type: {HTML_TYPE}\r\ncontent-length: ".encode("latin-1")
+    for code, status in _STATUS_LINES.items()
+    if not _has_no_body(code)
+}
+_HTML_HEAD_END = "".join(
+    f"\r\n{name}: {value}" for name, value in DEFAULT_HEADERS
+).encode("latin-1") + b"\r\n\r\n"
 
 
 class Response:
@@ -177,10 +178,13 @@ class Response:
             chunks = [content]
         else:
             chunks = list(iter_chunks(content))
-        if _has_no_body(self.code):
+        code = self.code
+        if code < 200 or code == 204 or code == 304:  # never a body
             chunks = []
         self._chunks = chunks
-        self._length: int | None = sum(map(len, chunks))
+        self._length: int | None = (
+            len(chunks[0]) if len(chunks) == 1 else sum(map(len, chunks))
+        )
         self._finish()
 
     def _start(self, code: int, headers: Headers, shut_down: bool) -> None:
@@ -202,17 +206,22 @@ class Response:
     def _finish(self) -> None:
         """Compute the headers actually sent from the app's and the body's."""
         self._head = None
-        if not self._app_headers and self._length is not None and self.code >= 200:
-            if self.code not in (204, 304):  # the common case, precomputed
-                self.headers: list[tuple[str, str]] = [
-                    ("content-type", HTML_TYPE),
-                    ("content-length", str(self._length)),
-                    *DEFAULT_HEADERS,
-                ]
-                prefix = _HTML_HEAD_PREFIXES.get(self.code)
-                if prefix is not None:  # serialised now, as 0.0.8 did
-                    self._head = b"%s%d%s" % (prefix, self._length, _HTML_HEAD_END)
-                return
+        self._headers: list[tuple[str, str]] | None = None
+        if self._app_headers or self._length is None:
+            return
+        prefix = _HTML_HEAD_PREFIXES.get(self.code)
+        if prefix is not None:  # most pages: serialised now, as 0.0.8 did
+            self._head = b"%s%d%s" % (prefix, self._length, _HTML_HEAD_END)
+
+    @property
+    def headers(self) -> list[tuple[str, str]]:
+        """The header pairs sent, names lower-case: the app's, then the
+        content type, length and kali's defaults where the app set none."""
+        if self._headers is None:
+            self._headers = self._sent_headers()
+        return self._headers
+
+    def _sent_headers(self) -> list[tuple[str, str]]:
         given = {name for name, _ in self._app_headers}
         pairs = [pair for pair in self._app_headers if pair[0] != "content-length"]
         if "content-type" not in given and not _has_no_body(self.code):
@@ -220,7 +229,7 @@ class Response:
         if self._length is not None and not _has_no_body(self.code):
             pairs.append(("content-length", str(self._length)))
         pairs.extend(pair for pair in DEFAULT_HEADERS if pair[0] not in given)
-        self.headers = pairs
+        return pairs
 
     # -- reading it back --------------------------------------------------
 

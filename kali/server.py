@@ -442,8 +442,10 @@ class Server(Responder):
         peer = self._peer(client) if logging_requests else "-"
         if broken:
             _reset(client)
+        elif complete:
+            client.close()  # see _close: nothing left to drain
         else:
-            self._close(client, drain=not complete)
+            self._close(client, drain=True)
         if logging_requests:
             self.log.info(
                 '%s "%s %s" %d %s %.1fms',
@@ -464,6 +466,10 @@ class Server(Responder):
 
     def _send(self, client: socket.socket, response: Response, head_only: bool) -> None:
         head = response.head
+        chunks = None if head_only else response.chunks
+        if chunks and len(chunks) == 1 and len(chunks[0]) <= SMALL_BODY_BYTES:
+            self._send_first(client, head + chunks[0])  # most pages: one write
+            return
         span = response.file_span
         if head_only or span is not None:
             client.settimeout(self.timeouts.send_stall)
@@ -471,7 +477,6 @@ class Server(Responder):
             if span is not None and span[2] and not head_only:
                 client.sendfile(*span)
             return
-        chunks = response.chunks
         rest = iter(chunks) if chunks is not None else response.iter_body()
         first = next(rest, b"")
         if len(first) <= SMALL_BODY_BYTES:
