@@ -28,48 +28,28 @@ RECV_BYTES = 64 * 1024
 
 #: The flag for one call that never waits on a blocking socket; 0 where the
 #: platform has none (Windows), and then kali always waits with a timeout.
-_NO_WAIT: int = getattr(socket, "MSG_DONTWAIT", 0)
+NO_WAIT: int = getattr(socket, "MSG_DONTWAIT", 0)
+
+
+#: What a call with NO_WAIT raises when it would have had to wait.
+WOULD_WAIT = (BlockingIOError, InterruptedError)
 
 
 def can_skip_waits(client: socket.socket) -> bool:
-    """True when ``recv_ready``/``send_ready`` work on ``client``: a plain,
-    blocking socket (not TLS, no timeout set) on a platform with MSG_DONTWAIT.
-    """
-    return bool(_NO_WAIT) and type(client) is socket.socket and (
-        client.gettimeout() is None
-    )
-
-
-def recv_ready(client: socket.socket) -> bytes | None:
-    """Bytes that have already arrived, without waiting (b"" at end of
-    stream); None when nothing is there yet, or when ``client`` does not
-    pass :func:`can_skip_waits` (then the caller waits with a timeout).
+    """True when ``client`` may be read and written with :data:`NO_WAIT`
+    flags: a plain, blocking socket (not TLS, no timeout set) on a platform
+    that has MSG_DONTWAIT (not Windows).
 
     On Linux, TCP_DEFER_ACCEPT means a request is normally there at accept():
     one recv() then replaces the timeout setup, a poll() and the recv() of a
-    timed read.
+    timed read; and a small response fits the fresh socket's send buffer, so
+    one send() replaces a timeout setup, a poll() and the send().
     """
-    if not can_skip_waits(client):
-        return None
-    try:
-        return client.recv(RECV_BYTES, _NO_WAIT)
-    except (BlockingIOError, InterruptedError):
-        return None
-
-
-def send_ready(client: socket.socket, data: bytes) -> int:
-    """Send what fits in the kernel's buffer now; how many bytes that was
-    (0 when ``client`` does not pass :func:`can_skip_waits`).
-
-    A small response to a fresh connection always fits whole, so this saves
-    the timeout setup and the poll() of a timed send.
-    """
-    if not can_skip_waits(client):
-        return 0
-    try:
-        return client.send(data, _NO_WAIT)
-    except (BlockingIOError, InterruptedError):
-        return 0
+    return (
+        bool(NO_WAIT)
+        and type(client) is socket.socket
+        and (client.gettimeout() is None)
+    )
 
 
 @dataclass(frozen=True)
@@ -155,7 +135,12 @@ class ClientReader:
         return data
 
     def read_head(self) -> RequestHead | None:
-        first = recv_ready(self.client)
+        first = None
+        if can_skip_waits(self.client):  # take what is there, if anything
+            try:
+                first = self.client.recv(RECV_BYTES, NO_WAIT)
+            except WOULD_WAIT:
+                pass
         if first is not None:
             self.received += len(first)
         else:

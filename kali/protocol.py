@@ -104,6 +104,8 @@ class RequestHead(NamedTuple):
     expect_continue: bool
 
 
+_new_tuple = tuple.__new__
+
 # RFC 9110 section 5.6.2: token = 1*tchar.
 _TCHAR = rb"[-!#$%&'*+.^_`|~0-9A-Za-z]"
 _TOKEN = re.compile(_TCHAR + rb"+")
@@ -282,8 +284,10 @@ def _build_head(
         absolute = _ABSOLUTE_FORM.match(target.encode("ascii"))
         if absolute is not None:
             host = absolute.group(1).decode("ascii")
-    return RequestHead(
-        method, target, version, tuple(fields), content_length, host, expect_continue
+    # RequestHead(...) without its Python-level __new__ (what _make does).
+    return _new_tuple(
+        RequestHead,
+        (method, target, version, tuple(fields), content_length, host, expect_continue),
     )
 
 

@@ -86,11 +86,12 @@ class Request:
         self.command = command
         self.uri = uri
         self.protocol = protocol
-        self.headers = (
-            Bag(headers)  # from the parser: names already lower-case
-            if type(headers) is tuple
-            else self._lower_headers(headers)
-        )
+        self._headers: Bag | None = None
+        self._header_pairs: tuple[tuple[str, str], ...] = ()
+        if type(headers) is tuple:  # from the parser: names already lower-case
+            self._header_pairs = headers  # the Bag is made when asked
+        else:
+            self._headers = self._lower_headers(headers)
         self.client_address = client_address
         self.debug = debug
         self._url: urllib.parse.ParseResult | None = None  # made when asked
@@ -122,7 +123,14 @@ class Request:
         else:
             self._payload_file = payload
             self._payload_start = payload.tell() if _is_seekable(payload) else 0
-        content_type = self.headers.single.get("content-type")
+        content_type = None
+        if self._headers is not None:
+            content_type = self._headers.single.get("content-type")
+        else:
+            for name, value in reversed(self._header_pairs):  # the last wins
+                if name == "content-type":
+                    content_type = value
+                    break
         if content_type:
             form_source: bytes | IO[bytes] = (
                 self._body if self._body is not None else payload  # type: ignore[assignment]
@@ -132,6 +140,17 @@ class Request:
             )
         else:
             self.POST = Bag()
+
+    @property
+    def headers(self) -> Bag:
+        """The header fields, names lower-cased; repeats in ``.multiple``."""
+        if self._headers is None:
+            self._headers = Bag(self._header_pairs)
+        return self._headers
+
+    @headers.setter
+    def headers(self, value: Bag) -> None:
+        self._headers = value
 
     @property
     def url(self) -> urllib.parse.ParseResult:

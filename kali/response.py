@@ -112,9 +112,10 @@ _HTML_HEAD_PREFIXES = {
     for code, status in _STATUS_LINES.items()
     if not _has_no_body(code)
 }
-_HTML_HEAD_END = "".join(
-    f"\r\n{name}: {value}" for name, value in DEFAULT_HEADERS
-).encode("latin-1") + b"\r\n\r\n"
+_HTML_HEAD_END = (
+    "".join(f"\r\n{name}: {value}" for name, value in DEFAULT_HEADERS).encode("latin-1")
+    + b"\r\n\r\n"
+)
 
 
 class Response:
@@ -162,6 +163,9 @@ class Response:
     )
     TEMPLATE_QUIET_FAILURE = Template("<p> The details are in the server's log. </p>\n")
 
+    _head: bytes | None  # serialised status line and headers, when known
+    _headers: list[tuple[str, str]] | None
+
     def __init__(
         self,
         content: Body,
@@ -182,10 +186,14 @@ class Response:
         if code < 200 or code == 204 or code == 304:  # never a body
             chunks = []
         self._chunks = chunks
-        self._length: int | None = (
-            len(chunks[0]) if len(chunks) == 1 else sum(map(len, chunks))
-        )
-        self._finish()
+        length = len(chunks[0]) if len(chunks) == 1 else sum(map(len, chunks))
+        self._length: int | None = length
+        prefix = None if self._app_headers else _HTML_HEAD_PREFIXES.get(code)
+        if prefix is None:
+            self._finish()
+        else:  # most pages: plain HTML, serialised now as 0.0.8 did
+            self._headers = None
+            self._head = b"%s%d%s" % (prefix, length, _HTML_HEAD_END)
 
     def _start(self, code: int, headers: Headers, shut_down: bool) -> None:
         if type(code) is not int:  # the fast check first; HTTPStatus is fine
@@ -201,17 +209,12 @@ class Response:
         self._file: IO[bytes] | None = None
         self._file_offset = 0
         self._stream: Iterator[bytes] | None = None
-        self._head: bytes | None = None
+        self._head = None
 
     def _finish(self) -> None:
         """Compute the headers actually sent from the app's and the body's."""
-        self._head = None
-        self._headers: list[tuple[str, str]] | None = None
-        if self._app_headers or self._length is None:
-            return
-        prefix = _HTML_HEAD_PREFIXES.get(self.code)
-        if prefix is not None:  # most pages: serialised now, as 0.0.8 did
-            self._head = b"%s%d%s" % (prefix, self._length, _HTML_HEAD_END)
+        self._head = None  # both built when first asked for
+        self._headers = None
 
     @property
     def headers(self) -> list[tuple[str, str]]:

@@ -33,14 +33,16 @@ import time
 import webbrowser
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from .connection import (
+    NO_WAIT,
     RECV_BYTES,
+    WOULD_WAIT,
     ClientClosed,
     ClientReader,
     Timeouts,
-    send_ready,
+    can_skip_waits,
 )
 from .errors import ProtocolError
 from .handling import ErrorPage, Handler, Responder, printable
@@ -331,7 +333,8 @@ class Server(Responder):
                     if self.serve_connection(client, address):
                         break
                 finally:
-                    client.close()
+                    if client.fileno() != -1:  # usually closed already
+                        client.close()
         finally:
             self.close()
             self.log.info("Shutting Down.")
@@ -357,13 +360,12 @@ class Server(Responder):
             if refusal is not None:
                 self._finish(client, head, refusal, started, complete=False)
                 return False
-            if (
-                head.expect_continue
-                and len(reader.trailing) < head.content_length
-            ):
+            if head.expect_continue and len(reader.trailing) < head.content_length:
                 client.settimeout(self.timeouts.send_stall)
                 client.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
-            body = reader.read_body(head)
+            body: bytes | IO[bytes] = b""
+            if head.content_length or reader.trailing:
+                body = reader.read_body(head)
             request = self.build_request(
                 head.method,
                 head.target,
@@ -504,9 +506,14 @@ class Server(Responder):
         short. On a socket that still has its reading deadline, a small
         write is sent under that deadline (saving a syscall).
         """
-        sent = send_ready(client, data)
-        if sent == len(data):
-            return
+        sent = 0
+        if can_skip_waits(client):  # send what fits now, if anything
+            try:
+                sent = client.send(data, NO_WAIT)
+            except WOULD_WAIT:
+                pass
+            if sent == len(data):
+                return
         if len(data) > SURE_SEND_BYTES or client.gettimeout() is None:
             client.settimeout(self.timeouts.send_stall)
         client.sendall(memoryview(data)[sent:])

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from kali.connection import can_skip_waits, recv_ready, send_ready
+from kali.connection import NO_WAIT, WOULD_WAIT, can_skip_waits
 from kali.protocol import Limits
 from kali.response import Response
 from kali.server import Server, Timeouts, serve_http
@@ -603,26 +603,27 @@ def test_timeout_argument_and_timeouts_object():
 
 # -- the calls that skip waiting (MSG_DONTWAIT on a blocking socket) ---------------
 
-NO_WAIT = hasattr(socket, "MSG_DONTWAIT")
+NO_WAIT_PLATFORM = hasattr(socket, "MSG_DONTWAIT")
 
 
-def test_recv_ready_and_send_ready_never_wait():
+def test_no_wait_calls_never_wait_on_a_plain_blocking_socket():
     left, right = socket.socketpair()
     with left, right:
-        assert can_skip_waits(left) is NO_WAIT
-        if not NO_WAIT:
+        assert can_skip_waits(left) is NO_WAIT_PLATFORM
+        if not NO_WAIT_PLATFORM:
             return  # Windows: the server always waits with a timeout
         started = time.monotonic()
-        assert recv_ready(left) is None  # nothing yet: no wait
+        with pytest.raises(WOULD_WAIT):
+            left.recv(100, NO_WAIT)  # nothing there yet
         big = b"x" * (16 * 1024 * 1024)
-        sent = send_ready(left, big)  # more than any socket buffer
+        sent = left.send(big, NO_WAIT)  # more than any socket buffer
         assert 0 < sent < len(big)
-        assert send_ready(left, big) == 0  # the buffer is full: no wait
+        with pytest.raises(WOULD_WAIT):
+            left.send(big, NO_WAIT)  # the buffer is full
         assert time.monotonic() - started < 1.0
         right.sendall(b"GET / HTTP/1.0\r\n\r\n")
-        assert recv_ready(left) == b"GET / HTTP/1.0\r\n\r\n"
-        right.shutdown(socket.SHUT_WR)
-        assert recv_ready(left) == b""  # end of stream
+        assert left.recv(100, NO_WAIT) == b"GET / HTTP/1.0\r\n\r\n"
+        assert can_skip_waits(left)  # the calls changed nothing
 
 
 def test_sockets_with_a_timeout_take_the_waiting_path():
