@@ -43,6 +43,7 @@ from .errors import ProtocolError
 __all__ = [
     "KNOWN_METHODS",
     "HeadParser",
+    "HeaderFields",
     "Limits",
     "RequestHead",
     "parse_request_head",
@@ -80,6 +81,14 @@ class Limits:
     max_form_fields: int = 1000
 
 
+class HeaderFields(tuple[tuple[str, str], ...]):
+    """The parser's header fields: a tuple of ``(name, value)`` pairs in
+    arrival order, names already lower-cased (so a Request takes them as
+    they are). Any other tuple of pairs is lower-cased by the Request."""
+
+    __slots__ = ()
+
+
 class RequestHead(NamedTuple):
     """A parsed, checked request head (request line plus header fields).
 
@@ -94,7 +103,7 @@ class RequestHead(NamedTuple):
     version: str
     #: ``(name, value)`` in arrival order; names lower-cased, values decoded
     #: as Latin-1 with surrounding spaces and tabs stripped.
-    headers: tuple[tuple[str, str], ...]
+    headers: HeaderFields
     #: The declared body length; 0 when there is no Content-Length.
     content_length: int
     #: The authority of an absolute-form target, else the Host header value,
@@ -287,7 +296,15 @@ def _build_head(
     # RequestHead(...) without its Python-level __new__ (what _make does).
     return _new_tuple(
         RequestHead,
-        (method, target, version, tuple(fields), content_length, host, expect_continue),
+        (
+            method,
+            target,
+            version,
+            _new_tuple(HeaderFields, fields),
+            content_length,
+            host,
+            expect_continue,
+        ),
     )
 
 

@@ -21,7 +21,7 @@ from typing import IO, TYPE_CHECKING, Any, Union
 from .errors import ProtocolError
 from .formdata import parse_content_type, parse_form, parse_query
 from .multidict import Bag
-from .protocol import Limits
+from .protocol import HeaderFields, Limits
 
 if TYPE_CHECKING:
     from .response import Response
@@ -88,7 +88,7 @@ class Request:
         self.protocol = protocol
         self._headers: Bag | None = None
         self._header_pairs: tuple[tuple[str, str], ...] = ()
-        if type(headers) is tuple:  # from the parser: names already lower-case
+        if type(headers) is HeaderFields:  # names already lower-case
             self._header_pairs = headers  # the Bag is made when asked
         else:
             self._headers = self._lower_headers(headers)
@@ -168,8 +168,6 @@ class Request:
     ) -> Bag:
         if headers is None:
             return Bag()
-        if type(headers) is tuple:  # from the parser: names already lower-case
-            return Bag(headers)
         if isinstance(headers, Bag):
             pairs: Iterable[tuple[str, str]] = list(headers.items())
         elif isinstance(headers, Mapping):

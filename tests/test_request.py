@@ -5,6 +5,7 @@ import pytest
 from kali.errors import ProtocolError
 from kali.formdata import FileUpload
 from kali.multidict import Bag
+from kali.protocol import HeaderFields, parse_request_head
 from kali.request import Request
 
 
@@ -195,3 +196,18 @@ def test_from_reader_uses_the_reader():
             return make("/fake")
 
     assert Request.from_reader(FakeReader()).path == ["fake"]
+
+
+def test_header_names_given_as_a_plain_tuple_are_lower_cased():
+    request = Request("GET", "/", "HTTP/1.0", (("Content-Type", "text/plain"),))
+    assert request.headers.get("content-type") == "text/plain"
+    assert request.headers.single == {"content-type": "text/plain"}
+
+
+def test_parsed_header_fields_are_taken_as_they_are():
+    head, _ = parse_request_head(b"GET / HTTP/1.0\r\nX-Twice: 1\r\nx-twice: 2\r\n\r\n")
+    assert isinstance(head.headers, HeaderFields) and isinstance(head.headers, tuple)
+    request = Request(head.method, head.target, head.version, head.headers)
+    assert request.headers.get_list("x-twice") == ["1", "2"]
+    request.headers = Bag([("a", "b")])  # still assignable, as in 0.0.8
+    assert request.headers.get("a") == "b"
