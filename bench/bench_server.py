@@ -28,6 +28,11 @@ server's CPU time per request (Linux). The servers take turns case by case for
 summary gives the median rate and the median of the per-round ratios
 kali/bare and kali/http.server. The exit status is 1 when kali misses the
 goals: >= 0.8 x bare on hello with one client, no errors, nothing over 1 s.
+``--one-cpu`` (Linux) runs every server and client on one CPU. On a small
+or shared machine, a 1-client run otherwise swings with where the scheduler
+puts the two processes (a wake-up on another CPU can cost more than the
+request); on one CPU, the rates are the CPU cost of a request, client and
+server together, and the ratios hold steady from run to run.
 ``--profile`` then runs kali under cProfile and prints where its time goes,
 per request and by source file.
 
@@ -350,6 +355,9 @@ def paired_ratio(
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.one_cpu:
+        # Every server and client process inherits this affinity.
+        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
     clients_list = [int(n) for n in args.clients.split(",")]
     pages = args.pages.split(",")
     servers = args.servers.split(",")
@@ -358,6 +366,7 @@ def run(args: argparse.Namespace) -> int:
     print(
         f"# {args.rounds} round(s) of {args.seconds:g} s per case; "
         f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs"
+        + (", all on one CPU" if args.one_cpu else "")
     )
     header = (
         f"{'page':6} {'clients':>7} {'server':12} {'req/s':>8} {'errors':>6} "
@@ -492,6 +501,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--profile", action="store_true", help="then profile kali (1 client)"
+    )
+    parser.add_argument(
+        "--one-cpu",
+        action="store_true",
+        help="run servers and clients on one CPU (Linux): steadier ratios",
     )
     parser.add_argument("--serve", help=argparse.SUPPRESS)
     parser.add_argument("--page", choices=sorted(PAGES), help=argparse.SUPPRESS)
