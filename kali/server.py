@@ -8,15 +8,19 @@ so that no client can stall the loop:
 1. Listen with ``SO_REUSEADDR`` (``SO_EXCLUSIVEADDRUSE`` on Windows), a real
    backlog, and on Linux ``TCP_DEFER_ACCEPT``: the kernel keeps a browser's
    idle speculative connections out of ``accept()`` until they carry data.
-2. After ``accept()``, wait at most ``timeout`` (0.5 s) for the first bytes;
-   silence means a pre-connection, closed without a word.
+2. After ``accept()``, take the bytes already there without waiting (with
+   TCP_DEFER_ACCEPT they usually are: one recv() instead of a timeout setup,
+   a poll() and a recv()); else wait at most ``timeout`` (0.5 s) for them.
+   Silence means a pre-connection, closed without a word.
 3. Read the head under a total deadline, then exactly Content-Length bytes
    of body (spooled to a temporary file when big), under gap and total
    deadlines.
 4. Security checks, then the handler inside the one ``except Exception``
    boundary of kali: a failing handler is a 500 page and a log line.
-5. Send under a stall deadline (files with ``socket.sendfile``), half-close,
-   drain, close: the client sees the response, not a reset.
+5. Send: a small response goes out in one send() that never waits (it fits
+   a fresh socket's buffer); anything more under a stall deadline (files
+   with ``socket.sendfile``). Then close, after a half-close and a drain if
+   the client may still be sending: it sees the response, not a reset.
 """
 
 from __future__ import annotations
