@@ -99,17 +99,6 @@ class Responder:
         client_address: Any = None,
     ) -> Request:
         """:func:`build_request` with this responder's limits and debug flag."""
-        if type(body) is bytes:  # nothing to close if it fails
-            return Request(
-                method,
-                target,
-                version,
-                headers,
-                body,
-                client_address=client_address,
-                debug=self.debug,
-                limits=self.limits,
-            )
         return build_request(
             method,
             target,
