@@ -239,15 +239,16 @@ def _check_bounds(
         raise ValidationError(f"must be at most {maximum}.")
 
 
-class IntegerLens(Lens):
-    """A whole number (``int``), optionally within ``minimum``..``maximum``.
+class _NumberLens(Lens):
+    """What IntegerLens and DecimalLens share: bounds, blank input as None,
+    and text checked against a size cap and the number pattern."""
 
-    Blank input becomes ``None`` (wrap the lens in :class:`Required` to refuse
-    it). Surrounding spaces are ignored. Raises ValidationError for anything
-    but an optionally signed run of digits, and for a value out of bounds.
-    """
+    _PATTERN: re.Pattern[str]
+    _NOT_A_NUMBER: str
+    minimum: Any
+    maximum: Any
 
-    def __init__(self, minimum: int | None = None, maximum: int | None = None) -> None:
+    def _set_bounds(self, minimum: Number | None, maximum: Number | None) -> None:
         if minimum is not None and maximum is not None and minimum > maximum:
             raise ValueError(f"minimum {minimum} is above maximum {maximum}")
         self.minimum = minimum
@@ -256,18 +257,40 @@ class IntegerLens(Lens):
     def string_for_browser(self, n: Any) -> str:
         return "" if n is None else str(n)
 
-    def native_from_string(self, s: str) -> Any:
+    def _number_text(self, s: str) -> str | None:
+        """The stripped text, None when blank; ValidationError if not a number."""
         text = s.strip()
         if not text:
             return None
-        if len(text) > MAX_NUMBER_CHARS or not _INTEGER.fullmatch(text):
-            raise ValidationError("is not a whole number.")
+        if len(text) > MAX_NUMBER_CHARS or not self._PATTERN.fullmatch(text):
+            raise ValidationError(self._NOT_A_NUMBER)
+        return text
+
+
+class IntegerLens(_NumberLens):
+    """A whole number (``int``), optionally within ``minimum``..``maximum``.
+
+    Blank input becomes ``None`` (wrap the lens in :class:`Required` to refuse
+    it). Surrounding spaces are ignored. Raises ValidationError for anything
+    but an optionally signed run of digits, and for a value out of bounds.
+    """
+
+    _PATTERN = _INTEGER
+    _NOT_A_NUMBER = "is not a whole number."
+
+    def __init__(self, minimum: int | None = None, maximum: int | None = None) -> None:
+        self._set_bounds(minimum, maximum)
+
+    def native_from_string(self, s: str) -> Any:
+        text = self._number_text(s)
+        if text is None:
+            return None
         value = int(text)
         _check_bounds(value, self.minimum, self.maximum)
         return value
 
 
-class DecimalLens(Lens):
+class DecimalLens(_NumberLens):
     """An exact decimal number (``decimal.Decimal``), such as an amount of money.
 
     ``places`` limits the digits after the point (2 for cents); ``minimum``
@@ -276,6 +299,9 @@ class DecimalLens(Lens):
     for too many decimal places, and for a value out of bounds.
     """
 
+    _PATTERN = _DECIMAL
+    _NOT_A_NUMBER = "is not a number."
+
     def __init__(
         self,
         minimum: Number | str | None = None,
@@ -283,27 +309,18 @@ class DecimalLens(Lens):
         *,
         places: int | None = None,
     ) -> None:
-        self.minimum = None if minimum is None else decimal.Decimal(minimum)
-        self.maximum = None if maximum is None else decimal.Decimal(maximum)
-        if (
-            self.minimum is not None
-            and self.maximum is not None
-            and self.minimum > self.maximum
-        ):
-            raise ValueError(f"minimum {minimum} is above maximum {maximum}")
+        self._set_bounds(
+            None if minimum is None else decimal.Decimal(minimum),
+            None if maximum is None else decimal.Decimal(maximum),
+        )
         if places is not None and places < 0:
             raise ValueError("places must not be negative")
         self.places = places
 
-    def string_for_browser(self, n: Any) -> str:
-        return "" if n is None else str(n)
-
     def native_from_string(self, s: str) -> Any:
-        text = s.strip()
-        if not text:
+        text = self._number_text(s)
+        if text is None:
             return None
-        if len(text) > MAX_NUMBER_CHARS or not _DECIMAL.fullmatch(text):
-            raise ValidationError("is not a number.")
         value = decimal.Decimal(text)
         if self.places is not None:
             _, _, point = text.partition(".")
