@@ -411,9 +411,7 @@ class HeadParser:
         if whole is None:
             return None
         head, self._trailing = whole
-        self._request_line = (head.method, head.target, head.version)
-        self._fields = list(head.headers)
-        self._head = head
+        self._head = head  # from now on, feed() refuses more bytes
         return head
 
     def _advance(self) -> RequestHead | None:
