@@ -111,7 +111,14 @@ class Responder:
         )
 
     def respond(self, request: Request) -> Response:
-        """Run the handler inside kali's one error boundary."""
+        """Run the handler inside kali's one error boundary; never raises."""
+        try:
+            return self._respond(request)
+        except Exception:  # the error page or debug page itself failed
+            self.log.exception("Could not make an error page")
+            return Response.error_page(500, None)
+
+    def _respond(self, request: Request) -> Response:
         try:
             result = self.handler(request)
             if not isinstance(result, Response):
@@ -162,6 +169,10 @@ class Responder:
             # Messages are kali's or the app's own words (an HTTPError, a
             # refusal); an exception's text never gets here.
             response = Response.error_page(status, message or None)
-        for name, value in headers:
-            response.add_header(name, value)
+        try:
+            for name, value in headers:
+                response.add_header(name, value)
+        except Exception:  # e.g. a header value with CR/LF from the app
+            self.log.exception("The headers of a %d page were refused", status)
+            return Response.error_page(500, None)
         return response

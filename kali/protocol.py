@@ -138,6 +138,38 @@ _HOST = re.compile(
 )
 # The same, for a Host value already decoded as Latin-1 (ASCII classes only).
 _HOST_TEXT = re.compile(_HOST.pattern.decode("ascii"))
+# A URL that names an origin: scheme "://" authority, then a path, query,
+# fragment or nothing (for Referer; RFC 3986 section 3).
+_URL_ORIGIN = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://([^/?#]*)(?:[/?#].*)?", re.S)
+
+
+def is_valid_authority(authority: str) -> bool:
+    """Is ``authority`` a ``host[:port]`` by RFC 9110 section 7.2?
+
+    kali's own grammar, applied before any library parses a URL-ish field:
+    a bracketed host must be a real IPv6 address (``urllib.parse`` raises
+    ``ValueError`` on ``[zz]`` or ``[1.2.3.4]``), and no userinfo is allowed.
+    """
+    if not _HOST_TEXT.fullmatch(authority):
+        return False
+    if authority[:1] == "[":
+        import ipaddress  # only for the rare bracketed host
+
+        inner = authority[1 : authority.index("]")]
+        try:
+            ipaddress.IPv6Address(inner)
+        except ValueError:
+            return False
+    return True
+
+
+def url_origin(url: str) -> tuple[str, str] | None:
+    """``(scheme, authority)`` of an absolute URL such as a Referer, or None
+    when it does not follow kali's grammar (so nothing else has to parse it)."""
+    match = _URL_ORIGIN.fullmatch(url.strip())
+    if match is None or not is_valid_authority(match.group(2)):
+        return None
+    return match.group(1).lower(), match.group(2).lower()
 # Content-Length = 1*DIGIT; 18 digits always fit in a 64-bit integer.
 _CONTENT_LENGTH = re.compile(r"[0-9]{1,18}")
 #: The names _build_head looks at; names confused with Content-Length or
@@ -202,7 +234,7 @@ def _check_request_line(line: bytes, complete: bool) -> tuple[str, str, str] | N
     if not target.startswith(b"/"):
         absolute = _ABSOLUTE_FORM.match(target)
         authority = absolute.group(1) if absolute else b""
-        if not authority or not _HOST.fullmatch(authority):
+        if not authority or not is_valid_authority(authority.decode("ascii")):
             raise ProtocolError("invalid request target", 400)
 
     version = line[target_end + 1 :]
@@ -279,7 +311,7 @@ def _build_head(
     if host is None:
         if version == "HTTP/1.1":
             raise ProtocolError("missing Host header", 400)
-    elif not _HOST_TEXT.fullmatch(host):
+    elif not is_valid_authority(host):
         raise ProtocolError("invalid Host header", 400)
     content_length = 0
     if length_text is not None:

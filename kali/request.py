@@ -96,7 +96,10 @@ class Request:
         self.debug = debug
         self._url: urllib.parse.ParseResult | None = None  # made when asked
         if uri[:1] != "/":
-            self._url = urllib.parse.urlparse(uri)
+            try:
+                self._url = urllib.parse.urlparse(uri)
+            except ValueError:  # e.g. a bracketed host that is not IPv6
+                raise ProtocolError("Invalid request target.") from None
             raw_path, query = self._url.path or "/", self._url.query
         elif "?" in uri or "#" in uri:
             raw_path, query = _split_origin_form(uri)

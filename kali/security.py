@@ -28,6 +28,7 @@ import urllib.parse
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from .protocol import url_origin
 from .response import Response
 
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "[::1]"})
@@ -166,7 +167,10 @@ class SecurityPolicy:
         """None if the request may proceed, else the refusal to send."""
         host = None
         if target[:1] != "/":
-            host = urllib.parse.urlsplit(target).netloc
+            origin = url_origin(target)
+            if origin is None:
+                return Response.error_page(400, "Invalid request target.")
+            host = origin[1]
         else:
             for name, value in headers:
                 if name == "host":  # browsers send it first
@@ -206,8 +210,10 @@ class SecurityPolicy:
             return False
         referer = values.get("referer")
         if referer is not None:
-            parts = urllib.parse.urlsplit(referer.strip())
-            return self.is_same_origin(f"{parts.scheme}://{parts.netloc}", host)
+            parts = url_origin(referer)
+            if parts is None:  # not a URL by kali's grammar: not ours
+                return False
+            return self.is_same_origin(f"{parts[0]}://{parts[1]}", host)
         return True
 
     def _check_token(self, target: str, cookies: list[str]) -> Response | None:

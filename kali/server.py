@@ -165,6 +165,7 @@ class Server(Responder):
         self.policy: SecurityPolicy | None = None
         self.ssl_context = ssl_context
         self._stopping = False
+        self._sending = False  # has the current connection's answer begun?
         # Work handed to the server thread by other threads (call_soon), and
         # periodic work (every): both run between requests, never during one.
         self._tasks: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
@@ -346,7 +347,30 @@ class Server(Responder):
     # -- one connection --------------------------------------------------------
 
     def serve_connection(self, client: socket.socket, address: Any) -> bool:
-        """Answer one connection. True when the response asked to shut down."""
+        """Answer one connection. True when the response asked to shut down.
+
+        No exception leaves this method: whatever escapes the steps below is
+        logged once, answered with a 500 if nothing was sent yet (else the
+        connection is reset), and the loop goes on with the next caller.
+        """
+        self._sending = False
+        try:
+            return self._serve_connection(client, address)
+        except Exception:
+            self.log.exception("Failed while handling a connection")
+            if not self._sending:
+                try:
+                    client.settimeout(self.timeouts.send_stall)
+                    page = Response.error_page(500, None)
+                    client.sendall(page.head + page.body)
+                except Exception:
+                    pass
+                self._close(client, drain=True)
+            else:
+                _reset(client)
+            return False
+
+    def _serve_connection(self, client: socket.socket, address: Any) -> bool:
         started = time.monotonic()
         if self.ssl_context is not None:
             secure = self._handshake(client)
@@ -426,6 +450,7 @@ class Server(Responder):
         *,
         complete: bool,
     ) -> None:
+        self._sending = True
         head_only = head is not None and head.method == "HEAD"
         broken = False
         try:
