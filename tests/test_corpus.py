@@ -17,8 +17,8 @@ import pytest
 from kali.errors import ProtocolError
 from kali.protocol import HeadParser
 
-# shared/ lies beside the repository (CI clones it there too).
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "gunicorn-invalid"
+# The corpus travels with the tests (tests/corpus/README.md says whence).
+CORPUS = Path(__file__).resolve().parent / "corpus" / "gunicorn-invalid"
 
 # Statuses the spec 2.2 table allows the parser to answer with.
 TABLE_STATUSES = {400, 413, 414, 431, 501, 505}
