@@ -7,6 +7,9 @@ Run from a checkout: ``python3 bench/bench_templates.py``.
   most half Jinja2's time (both measured here, best of several runs).  kali is
   timed to *bytes* (``flatten(template.sub(...))``), Jinja2 to a ``str``
   (``template.render(...)``, without encoding), which favours Jinja2.
+* conditionals: 1000 rows of mappings, each with a ``{?name}…{:else}…{/name}``
+  and a ``{!name}…{:else}…{/name}`` section, against Jinja2's ``{% if %}``
+  (reported, not a pass/fail target).
 * nested page: a page extending a base (``<extend>`` files in a
   TemplateFolder) with a 100-row loop, rendered and flattened, in µs.
 
@@ -42,6 +45,22 @@ KALI_BIGTABLE = (
 JINJA_BIGTABLE = """<table>
 {%- for row in table %}
 <tr>{% for column in row.values() %}<td>{{ column }}</td>{% endfor %}</tr>
+{%- endfor %}
+</table>"""
+
+CONDITIONAL_ROWS = [
+    {"id": n, "paid": n % 2 == 0, "note": f"<{n}>" if n % 3 == 0 else ""}
+    for n in range(1000)
+]
+KALI_CONDITIONAL = (
+    "<table>{@rows}\n<tr>{?paid}<td class=paid>{id}</td>{:else}<td>{id}</td>"
+    "{/paid}{!note}<td>-</td>{:else}<td>{note}</td>{/note}</tr>{/rows}\n</table>"
+)
+JINJA_CONDITIONAL = """<table>
+{%- for row in rows %}
+<tr>{% if row.paid %}<td class=paid>{{ row.id }}</td>{% else %}<td>{{ row.id }}\
+</td>{% endif %}{% if not row.note %}<td>-</td>{% else %}<td>{{ row.note }}</td>\
+{% endif %}</tr>
 {%- endfor %}
 </table>"""
 
@@ -129,6 +148,25 @@ def main() -> int:
         )
         print(f"  output: {len(expected):,} bytes, byte-identical")
         status = 0 if ratio <= TARGET_RATIO else 1
+
+    conditional = Template(KALI_CONDITIONAL)
+    conditional_params = {"rows": CONDITIONAL_ROWS}
+    conditional_bytes = flatten(conditional.sub(conditional_params))
+    conditional_us = best_microseconds(
+        lambda: flatten(conditional.sub(conditional_params)), 20
+    )
+    print(f"conditionals ({len(CONDITIONAL_ROWS)} rows, two sections each)")
+    print(f"  kali   sub + flatten to bytes  {conditional_us:9,.0f} µs")
+    if jinja2 is not None:
+        environment = jinja2.Environment(autoescape=True)
+        jinja_conditional = environment.from_string(JINJA_CONDITIONAL)
+        produced = jinja_conditional.render(rows=CONDITIONAL_ROWS).encode()
+        assert produced == conditional_bytes, "kali and Jinja2 disagree on sections"
+        jinja_conditional_us = best_microseconds(
+            lambda: jinja_conditional.render(rows=CONDITIONAL_ROWS), 20
+        )
+        print(f"  Jinja2 render (a str)          {jinja_conditional_us:9,.0f} µs")
+        print(f"  ratio kali / Jinja2: {conditional_us / jinja_conditional_us:.2f}")
 
     with tempfile.TemporaryDirectory() as directory:
         root = pathlib.Path(directory)

@@ -28,6 +28,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import logging
+import os
 import queue
 import socket
 import struct
@@ -621,6 +622,8 @@ def serve_http(
     ``quit_when_closed`` (True, or a grace period in seconds) returns once no
     page of the app has been open for the grace period.
     """
+    if debug:  # strict templates (kali.templates): a missing name raises
+        os.environ.setdefault("KALI_DEBUG", "1")
     server = Server(
         handle,
         port=port,

@@ -1,10 +1,12 @@
 """Template errors, and how a render-time error is told where it happened.
 
 :class:`TemplateSyntaxError` is raised while a template is being read: it names
-the file, the line and the column, and says what was expected.  Errors raised
-while a template *renders* (a formatter that fails, a missing key for ``{.x}``)
-are not replaced: the same exception propagates, with a note naming the
-template and the placeholder (:func:`attach_note`).
+the file, the line and the column, and says what was expected.
+:class:`MissingNameError` (a KeyError) is raised while a template renders,
+for a name the template needs and was not given; its message says where.
+Other errors raised while a template renders (a formatter that fails) are not
+replaced: the same exception propagates, with a note naming the template and
+the placeholder (:func:`attach_note`).
 
 This module must not import anything from kali: every template module uses it.
 """
@@ -39,6 +41,38 @@ class TemplateSyntaxError(ValueError):
     @property
     def line(self) -> int:
         return self.lineno
+
+
+class MissingNameError(KeyError):
+    """A template uses a name that its parameters do not have.
+
+    Raised for ``{.name}``, ``{name:fmt}`` and ``{@name}`` always, and for
+    ``{name}`` and ``{?name}`` in strict mode.  A KeyError, as in kali 0.0.8:
+    ``args[0]`` is the missing name.  ``str(error)`` reads
+    ``file:line:column: message``; the parts are attributes: ``name`` (the
+    missing name), ``filename``, ``lineno``, ``column`` (1-based), ``source``
+    (the placeholder's text) and ``message``.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        name: str,
+        filename: str,
+        lineno: int,
+        column: int,
+        source: str,
+    ) -> None:
+        super().__init__(name)
+        self.message = message
+        self.name = name
+        self.filename = filename
+        self.lineno = lineno
+        self.column = column
+        self.source = source
+
+    def __str__(self) -> str:
+        return f"{self.filename}:{self.lineno}:{self.column}: {self.message}"
 
 
 def attach_note(error: BaseException, note: str) -> None:

@@ -1,11 +1,15 @@
 """The lexer: template text in, a list of :class:`Token` out.
 
 A template is literal text with placeholders in braces.  The forms are those
-of kali 0.0.8 plus one loop construct (see ``kali/templates/__init__.py``)::
+of kali 0.0.8 plus loops and conditional sections (see
+``kali/templates/__init__.py``)::
 
     {name}   {.name}   {name:fmt}   {.name:fmt}        substitutions
     {@name}  {@name:item}   {^name}   {/name}          a loop, its "no items"
                                                       branch and its end
+    {?name}  {!name}   {:else}   {/name}               a section shown when the
+                                                      value is true (false),
+                                                      its else branch, its end
 
 Anything else, including every brace that does not match exactly (CSS rules,
 JavaScript blocks, ``{ name }`` with spaces), is literal text.  The lexer only
@@ -23,14 +27,17 @@ from typing import NamedTuple
 #: and ``}``, with no spaces.  ``Template.PATTERN`` is this object.
 PLACEHOLDER_PATTERN = re.compile(r"{(\.?)([_a-zA-Z]\w*)(:\w+)?}")
 
-# The lexer's own pattern: the 0.0.8 placeholder, or one of the loop markers.
-# The marker characters are ones that neither CSS nor JavaScript put right
-# after a "{", and that Mustache/Handlebars do not use for openers.
+# The lexer's own pattern: the 0.0.8 placeholder, or one of the section
+# markers.  The marker characters are ones that neither CSS nor JavaScript put
+# right before a name just after a "{" ("{!x}" would be a JavaScript block
+# holding only a negation, which no one writes).
 _TOKEN_PATTERN = re.compile(
     r"{(?:"
     r"(?P<dot>\.?)(?P<name>[_a-zA-Z]\w*)(?P<format>:\w+)?"
     r"|@(?P<loop>[_a-zA-Z]\w*)(?::(?P<item>\w+))?"
     r"|(?P<mark>[\^/])(?P<marked>[_a-zA-Z]\w*)"
+    r"|(?P<test>[?!])(?P<tested>[_a-zA-Z]\w*)"
+    r"|(?P<else>:else)"
     r")}"
 )
 
@@ -41,6 +48,9 @@ RAW = "raw"  # {.name} or {.name:fmt}: unescaped; missing -> KeyError
 FORMAT = "format"  # {name:fmt}; ``argument`` is ":fmt"
 LOOP = "loop"  # {@name} or {@name:item}; ``argument`` is the item name or ""
 OTHERWISE = "otherwise"  # {^name}
+IF = "if"  # {?name}
+IF_NOT = "if_not"  # {!name}
+ELSE = "else"  # {:else}; ``name`` is empty
 END = "end"  # {/name}
 
 
@@ -99,5 +109,11 @@ def _make_token(match: re.Match[str], lineno: int, column: int) -> Token:
     loop = match.group("loop")
     if loop is not None:
         return Token(LOOP, source, loop, match.group("item") or "", lineno, column)
+    tested = match.group("tested")
+    if tested is not None:
+        kind = IF if match.group("test") == "?" else IF_NOT
+        return Token(kind, source, tested, "", lineno, column)
+    if match.group("else") is not None:
+        return Token(ELSE, source, "", "", lineno, column)
     kind = OTHERWISE if match.group("mark") == "^" else END
     return Token(kind, source, match.group("marked"), "", lineno, column)

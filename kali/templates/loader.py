@@ -16,6 +16,11 @@ begins:
 anything else
     A ``Template``.
 
+Every template the folder makes gets the folder's ``strict`` setting and its
+``formatters``, so a ``{name:fmt}`` with an unknown formatter is a syntax
+error in a folder's files (it is literal text in a ``Template`` made directly,
+as in kali 0.0.8).
+
 This module owns file access and the cache; it must not compile templates
 itself (it hands text and positions to ``Template``).
 """
@@ -24,10 +29,12 @@ from __future__ import annotations
 
 import pathlib
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
 from typing import Any, TypeVar, Union
 
 from .exceptions import TemplateSyntaxError, attach_note
+from .formatters import check_formatters
 from .template import AbstractTemplate, Template, TemplateLoop
 
 Loaded = Union[AbstractTemplate, TemplateLoop]
@@ -44,21 +51,45 @@ _INSTRUCTION = re.compile(r"<\?(.*?)\?>")
 class TemplateFolder:
     """Templates from the files in ``path``: ``folder('page')`` reads page.tpl.
 
-    Raises ValueError if ``path`` is not a directory.  Each template is read
-    once and kept until :meth:`invalidate_cache` (or a :meth:`wrap`-ped
-    handler) clears the cache.
+    ``strict`` (see :class:`Template`): None, the default, makes rendering
+    raise :class:`~kali.templates.MissingNameError` for a ``{name}`` or
+    ``{?name}`` that was not passed, but only under pytest or with the
+    environment variable ``KALI_DEBUG=1`` (which ``serve_http(debug=True)``
+    sets), checked when a name is missing; True always; False never (a missing
+    ``{name}`` stays literal, as in kali 0.0.8).
+
+    ``formatters`` maps names to functions for ``{price:money}``; they are
+    looked up before ``Template.REGISTRY``, and a formatter found in neither
+    is a TemplateSyntaxError when the file is read.
+
+    Raises ValueError if ``path`` is not a directory or a formatter name is
+    not usable, TypeError for a formatter that is not callable.  Each
+    template is read once and kept until :meth:`invalidate_cache` (or a
+    :meth:`wrap`-ped handler) clears the cache.
     """
 
     BEGIN_ASSY, END_ASSY = BEGIN_EXTEND, END_EXTEND
     BEGIN_LOOP, END_LOOP = BEGIN_LOOP, END_LOOP
 
     def __init__(
-        self, path: str | pathlib.Path, extension: str | None = ".tpl"
+        self,
+        path: str | pathlib.Path,
+        extension: str | None = ".tpl",
+        *,
+        strict: bool | None = None,
+        formatters: Mapping[str, Callable[[Any], Any]] | None = None,
     ) -> None:
         self.folder = pathlib.Path(path)
         if not self.folder.is_dir():
             raise ValueError(f"TemplateFolder needs a directory: {str(path)!r}")
+        if strict is not None and not isinstance(strict, bool):
+            raise TypeError(f"strict must be True, False or None, not {strict!r}")
         self.extension = extension or ""
+        self.strict = strict
+        #: The folder's own formatters, keyed ``':name'`` (read-only).
+        self.formatters: Mapping[str, Callable[[Any], Any]] = MappingProxyType(
+            check_formatters(formatters or {})
+        )
         self._cache: dict[str, Loaded] = {}
         self._loading: list[str] = []  # names being read, to catch cycles
 
@@ -155,9 +186,19 @@ class _FileReader:
         """A Template of ``text[start:end]`` stripped, knowing its position."""
         section = self.text[start:end]
         start += len(section) - len(section.lstrip())
+        return self.make(section.strip(), start)
+
+    def make(self, text: str, start: int) -> Template:
+        """A Template of ``text``, which starts at ``start``, with the folder's
+        settings."""
         lineno, column = self.position(start)
         return Template(
-            section.strip(), name=self.filename, lineno=lineno, column=column
+            text,
+            name=self.filename,
+            lineno=lineno,
+            column=column,
+            strict=self.folder.strict,
+            formatters=self.folder.formatters,
         )
 
     def read(self) -> Loaded:
@@ -168,8 +209,7 @@ class _FileReader:
         if text.startswith(BEGIN_LOOP, start):
             return self.read_loop(start)
         # A plain template is only left-stripped, as in 0.0.8.
-        lineno, column = self.position(start)
-        return Template(text[start:], name=self.filename, lineno=lineno, column=column)
+        return self.make(text[start:], start)
 
     def sections(
         self, start: int, end_marker: str
@@ -255,6 +295,6 @@ class _FileReader:
         return TemplateLoop(
             self.template(first, last),
             self.template(*parts["begin"]),
-            self.template(*parts["end"]) if "end" in parts else Template(""),
+            self.template(*parts["end"]) if "end" in parts else self.make("", start),
             otherwise,
         )

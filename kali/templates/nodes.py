@@ -69,8 +69,26 @@ class Loop:
     column: int
 
 
-Node = Union[Text, Substitute, Raw, Format, Loop]
-Placeholder = Union[Substitute, Raw, Format, Loop]
+@dataclass(frozen=True)
+class Conditional:
+    """``{?name} body {:else} otherwise {/name}``, or ``{!name}`` (``negated``).
+
+    ``body`` is shown when the value is true (false when ``negated``), by
+    Python's truth rule; ``otherwise`` is ``None`` when there is no
+    ``{:else}`` branch.  The section does not bind any name.
+    """
+
+    name: str
+    negated: bool
+    body: tuple[Node, ...]
+    otherwise: tuple[Node, ...] | None
+    source: str
+    lineno: int
+    column: int
+
+
+Node = Union[Text, Substitute, Raw, Format, Loop, Conditional]
+Placeholder = Union[Substitute, Raw, Format, Loop, Conditional]
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 from kali.iolist import Fragment
 
 from .compiler import RenderFunction, compile_template
+from .formatters import BUILTIN_FORMATTERS, check_formatters
 from .lexer import PLACEHOLDER_PATTERN
 from .parser import parse
 
@@ -54,12 +55,25 @@ class Template(AbstractTemplate):
     ``{name}`` as it is); ``{.name}`` inserts it unescaped; ``{name:fmt}``
     applies ``Template.REGISTRY[':fmt']`` first (a formatter that is not
     registered leaves the text as it is); ``{@rows:row} … {^rows} … {/rows}``
-    repeats its body for each item.  See ``kali/templates/__init__.py``.
+    repeats its body for each item; ``{?name} … {:else} … {/name}`` shows
+    its body when the value is true.  See ``kali/templates/__init__.py``.
 
     ``name`` (the file name, if any), ``lineno`` and ``column`` (where
     ``text`` starts in that file) are only used in error messages.
 
-    Raises :class:`~kali.templates.TemplateSyntaxError` for a malformed loop.
+    ``strict``: False (the default, as in kali 0.0.8) leaves a missing
+    ``{name}`` literal and makes a missing ``{?name}`` false; True raises
+    :class:`~kali.templates.MissingNameError` for them instead; None decides
+    when a name is missing: strict under pytest or with ``KALI_DEBUG=1``.
+
+    ``formatters`` (``{'money': function}``) are looked up before
+    ``REGISTRY``; when they are given, even empty, a ``{name:fmt}`` whose
+    formatter is unknown is a syntax error instead of literal text.
+
+    Raises :class:`~kali.templates.TemplateSyntaxError` for a malformed
+    section (or an unknown formatter, see above), TypeError for text that is
+    not a str or a formatter that is not callable, and ValueError for a
+    formatter name that ``{x:name}`` could not use.
     """
 
     #: The 0.0.8 placeholder pattern (``{.name:fmt}``), kept for apps.
@@ -68,21 +82,40 @@ class Template(AbstractTemplate):
     #: ``':name'`` → formatter.  Register before constructing the templates
     #: that use it: formatters are looked up when a template is compiled.
     #: (A class attribute, as in kali 0.0.8, so apps share one registry.)
-    REGISTRY: ClassVar[dict[str, Callable[[Any], Any]]] = {
-        ":num": "{:,}".format,  # thousands separators: 1,234,567
-        ":cents": "{:,.2f}".format,  # and two decimals: 1,234.50
-    }
+    #: The built-ins are ``:num``, ``:cents``, ``:url`` and ``:date``
+    #: (:mod:`kali.templates.formatters`).
+    REGISTRY: ClassVar[dict[str, Callable[[Any], Any]]] = dict(BUILTIN_FORMATTERS)
 
     def __init__(
-        self, text: str, *, name: str = "<template>", lineno: int = 1, column: int = 1
+        self,
+        text: str,
+        *,
+        name: str = "<template>",
+        lineno: int = 1,
+        column: int = 1,
+        strict: bool | None = False,
+        formatters: Mapping[str, Callable[[Any], Any]] | None = None,
     ) -> None:
         if not isinstance(text, str):
             raise TypeError(f"Template text must be a str, not {type(text).__name__}")
+        if strict is not None and not isinstance(strict, bool):
+            raise TypeError(f"strict must be True, False or None, not {strict!r}")
         self.text = text
         self.name = name
-        tree = parse(text, name, self.REGISTRY, lineno, column)
+        self.strict = strict
+        known: Mapping[str, Callable[[Any], Any]] = self.REGISTRY
+        if formatters is not None:
+            known = {**self.REGISTRY, **check_formatters(formatters)}
+        tree = parse(
+            text,
+            name,
+            known,
+            lineno,
+            column,
+            unknown_formatter_is_error=formatters is not None,
+        )
         self._render: RenderFunction
-        self._render, self.python_source = compile_template(tree, self.REGISTRY)
+        self._render, self.python_source = compile_template(tree, known, strict)
 
     def sub(self, params: Mapping[str, Any]) -> Fragment:
         return self._render(params)

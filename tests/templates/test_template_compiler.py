@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from kali.iolist import Fragment, Markup, flatten
-from kali.templates import Template, TemplateSyntaxError, compiler
+from kali.templates import MissingNameError, Template, TemplateSyntaxError, compiler
 
 
 def notes(error: BaseException) -> list[str]:
@@ -79,11 +79,15 @@ def test_raw_inserts_template_output_by_reference():
     assert out[1] is inner and out[3] is inner
 
 
-def test_raw_missing_key_raises_key_error_with_a_note():
+def test_raw_missing_key_raises_a_key_error_saying_where():
     with pytest.raises(KeyError) as caught:
         Template("line 1\n  {.body}", name="page.tpl")()
+    assert isinstance(caught.value, MissingNameError)
     assert caught.value.args[0] == "body"
-    assert notes(caught.value) == ["in template page.tpl, line 2, column 3: {.body}"]
+    assert str(caught.value) == (
+        "page.tpl:2:3: {.body}: the template's parameters have no 'body'"
+    )
+    assert notes(caught.value) == []  # the message says where already
 
 
 def test_formatters():
@@ -253,12 +257,13 @@ def test_loop_over_a_name_bound_by_a_mapping_loop():
         render(text, rows=[{}])
 
 
-def test_loop_missing_key_raises_key_error_with_a_note():
+def test_loop_missing_key_raises_a_key_error_saying_where():
     with pytest.raises(KeyError) as caught:
-        Template("\n\n   {@rows:row}{/rows}", name="list.tpl")()
-    assert notes(caught.value) == [
-        "in template list.tpl, line 3, column 4: {@rows:row}"
-    ]
+        Template("\n\n   {@rows:row}{/rows}", name="list.tpl")(row=1)
+    assert str(caught.value) == (
+        "list.tpl:3:4: {@rows:row}: the template's parameters have no 'rows'; "
+        "did you mean 'row'?"
+    )
 
 
 @pytest.mark.parametrize("value", ["text", 5])
@@ -286,9 +291,11 @@ def test_an_error_from_the_items_names_the_loop():
 
 
 def test_an_error_inside_a_loop_names_the_inner_placeholder():
-    with pytest.raises(KeyError) as caught:
+    with pytest.raises(ValueError) as caught:
+        Template("{@rows:r}\n{.r}{r:num}{/rows}")(rows=["x"])
+    assert notes(caught.value) == ["in template <template>, line 2, column 5: {r:num}"]
+    with pytest.raises(KeyError, match="<template>:2:5: {.nope}"):
         Template("{@rows:r}\n{.r}{.nope}{/rows}")(rows=[1])
-    assert notes(caught.value) == ["in template <template>, line 2, column 5: {.nope}"]
 
 
 def test_loop_with_trusted_values_inside():
@@ -307,6 +314,242 @@ def test_deepest_allowed_nesting_compiles_and_runs():
     assert flatten(Template(text).sub(params)) == b"1111"
     with pytest.raises(TemplateSyntaxError):
         Template("{@x}" + text + "{/x}")
+
+
+# -- conditionals --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        (None, False),
+        (False, False),
+        (0, False),
+        ("", False),
+        ([], False),
+        ({}, False),
+        (Fragment(), False),
+        (True, True),
+        (1, True),
+        ("0", True),
+        ([0], True),
+        (Markup(""), False),
+        (Fragment([b""]), True),
+    ],
+)
+def test_conditional_shows_its_body_for_a_true_value(value, shown):
+    assert render("[{?x}yes{/x}]", x=value) == (b"[yes]" if shown else b"[]")
+    assert render("[{?x}yes{:else}no{/x}]", x=value) == (b"[yes]" if shown else b"[no]")
+    assert render("[{!x}no{/x}]", x=value) == (b"[]" if shown else b"[no]")
+    assert render("[{!x}no{:else}yes{/x}]", x=value) == (b"[yes]" if shown else b"[no]")
+
+
+def test_conditional_body_uses_the_same_names():
+    text = "{?error}<p class=error>{error}</p>{:else}<p>{ok:num}</p>{/error}"
+    assert render(text, error="<bad>", ok=1) == b"<p class=error>&lt;bad&gt;</p>"
+    assert render(text, error=None, ok=1000) == b"<p>1,000</p>"
+
+
+def test_a_missing_name_is_false_when_not_strict():
+    assert render("[{?x}x{:else}-{/x}{!y}!{/y}]") == b"[-!]"
+
+
+def test_empty_branches():
+    assert render("[{?x}{:else}{/x}{!x}{/x}]", x=1) == b"[]"
+
+
+def test_conditionals_nest():
+    text = "{?a}A{?b}B{:else}b{/b}{:else}{!b}-{/b}{/a}"
+    expected = {(1, 1): b"AB", (1, 0): b"Ab", (0, 1): b"", (0, 0): b"-"}
+    for (a, b), output in expected.items():
+        assert render(text, a=a, b=b) == output
+
+
+def test_conditional_inside_a_mapping_loop_uses_the_items_keys():
+    text = "{@rows}{name}{?paid} (paid){:else}{?late} (late){/late}{/paid};{/rows}"
+    rows = [
+        {"name": "a", "paid": True},
+        {"name": "b", "paid": False},  # late comes from params
+        {"name": "c", "paid": 0, "late": False},
+    ]
+    assert render(text, rows=rows, late=True) == b"a (paid);b (late);c;"
+
+
+def test_conditional_inside_a_mapping_loop_over_sqlite_rows(rows):
+    text = "{@rows}{?name}{id}{/name}{!missing}!{/missing}{/rows}"
+    assert render(text, rows=rows) == b"1!2!"
+
+
+def test_conditional_on_a_loop_item():
+    text = "{@cells:cell}{?cell}[{cell}]{:else}[-]{/cell}{/cells}"
+    assert render(text, cells=["a", None, 0, "<"]) == b"[a][-][-][&lt;]"
+
+
+def test_conditional_around_a_loop_of_the_same_name():
+    text = "{?rows}<ul>{@rows:r}<li>{r}</li>{/rows}</ul>{:else}<p>none</p>{/rows}"
+    assert render(text, rows=["x", "y"]) == b"<ul><li>x</li><li>y</li></ul>"
+    assert render(text, rows=[]) == b"<p>none</p>"
+    assert render(text) == b"<p>none</p>"
+
+
+def test_loops_and_conditionals_nest_deeply():
+    text = (
+        "{@groups}{?title}<h2>{title}</h2>{/title}"
+        "{@rows:row}{?row}<tr>{@row:cell}{!cell}<td>-</td>{:else}"
+        "<td>{cell}</td>{/cell}{/row}</tr>{/row}{/rows}{/groups}"
+    )
+    groups = [
+        {"title": "G", "rows": [[1, None], []]},
+        {"title": "", "rows": [["<"]]},
+    ]
+    assert render(text, groups=groups) == (
+        b"<h2>G</h2><tr><td>1</td><td>-</td></tr><tr><td>&lt;</td></tr>"
+    )
+
+
+def test_a_failing_truth_test_names_the_conditional():
+    class Unsure:
+        def __bool__(self) -> bool:
+            raise RuntimeError("cannot tell")
+
+    with pytest.raises(RuntimeError) as caught:
+        Template("x\n {?v}y{/v}", name="c.tpl")(v=Unsure())
+    assert notes(caught.value) == ["in template c.tpl, line 2, column 2: {?v}"]
+
+
+def test_an_error_inside_a_conditional_names_the_inner_placeholder():
+    with pytest.raises(ValueError) as caught:
+        Template("{?v}\n{v:num}{/v}")(v="x")
+    assert notes(caught.value) == ["in template <template>, line 2, column 1: {v:num}"]
+
+
+# -- strict mode -----------------------------------------------------------------
+
+
+def test_strict_mode_raises_for_a_misspelled_name():
+    template = Template(
+        "<h1>{title}</h1>\n<p>{titel}</p>", name="page.tpl", strict=True
+    )
+    assert flatten(template(title="T", titel=None)) == b"<h1>T</h1>\n<p></p>"
+    with pytest.raises(MissingNameError) as caught:
+        template(title="T")
+    error = caught.value
+    assert isinstance(error, KeyError)
+    assert error.args[0] == "titel"
+    assert (error.name, error.filename, error.lineno, error.column, error.source) == (
+        "titel",
+        "page.tpl",
+        2,
+        4,
+        "{titel}",
+    )
+    assert str(error) == (
+        "page.tpl:2:4: {titel}: the template's parameters have no 'titel'; "
+        "did you mean 'title'? (strict mode: to show nothing, pass titel=None)"
+    )
+    assert notes(error) == []
+
+
+def test_strict_mode_raises_for_a_missing_conditional():
+    template = Template("{?flash}<p>{flash}</p>{/flash}", strict=True)
+    assert render("{?flash}<p>{flash}</p>{/flash}", flash=None) == b""
+    assert flatten(template(flash=None)) == b""
+    with pytest.raises(MissingNameError, match=r"<template>:1:1: \{\?flash\}"):
+        template()
+    with pytest.raises(MissingNameError, match=r"\{!flash\}"):
+        Template("{!flash}-{/flash}", strict=True)()
+
+
+def test_strict_mode_in_a_mapping_loop():
+    template = Template("{@rows}\n  {nmae} {?paid}${/paid}{/rows}", strict=True)
+    with pytest.raises(MissingNameError) as caught:
+        template(rows=[{"name": "a", "paid": 1}])
+    assert str(caught.value).startswith(
+        "<template>:2:3: {nmae}: neither the loop's items nor the template's "
+        "parameters have 'nmae'; did you mean 'name'?"
+    )
+    assert flatten(template(rows=[{"nmae": "a", "paid": 1}])) == b"\n  a $"
+    assert flatten(template(rows=[{"paid": 1}], nmae="p")) == b"\n  p $"
+    with pytest.raises(MissingNameError, match="have 'paid'"):
+        template(rows=[{"nmae": "a"}])
+
+
+def test_strict_mode_in_an_item_loop():
+    template = Template("{@rows:row}{row}{rwo}{/rows}", strict=True)
+    assert flatten(template(rows=[1], rwo="")) == b"1"
+    with pytest.raises(MissingNameError, match="did you mean 'row'"):
+        template(rows=[1])
+
+
+def test_strict_mode_in_mapping_loops_inside_item_loops(rows):
+    template = Template("{@outer:o}{@o}{name}{o}{x}{/o}{/outer}", strict=True)
+    assert flatten(template(outer=[rows[:1]], x="")) == b"&lt;a&gt;1&lt;a&gt;"
+    with pytest.raises(MissingNameError, match="have 'x'"):
+        template(outer=[rows[:1]])
+
+
+def test_not_strict_is_the_0_0_8_behaviour():
+    template = Template("{a}{?b}B{/b}{@rows}{c}{/rows}", strict=False)
+    assert flatten(template(rows=[{}])) == b"{a}{c}"
+
+
+def test_strict_none_is_strict_under_pytest(monkeypatch):
+    template = Template("[{a}]", strict=None)
+    with pytest.raises(MissingNameError):
+        template()
+    monkeypatch.delenv("PYTEST_CURRENT_TEST")
+    monkeypatch.delenv("KALI_DEBUG", raising=False)
+    assert flatten(template()) == b"[{a}]"
+    monkeypatch.setenv("KALI_DEBUG", "0")
+    assert flatten(template()) == b"[{a}]"
+    monkeypatch.setenv("KALI_DEBUG", "1")
+    with pytest.raises(MissingNameError):
+        template()
+    assert compiler.is_strict_by_default()
+
+
+def test_missing_names_raise_even_when_not_strict():
+    for text, name in [("{.a}", "a"), ("{a:num}", "a"), ("{@a:x}{/a}", "a")]:
+        with pytest.raises(MissingNameError) as caught:
+            Template(text, strict=False)()
+        assert caught.value.name == name
+        assert "strict mode" not in str(caught.value)
+
+
+def test_the_default_template_pays_nothing_for_strict_mode():
+    source = Template("{a}{?b}{/b}{@rows}{c}{?d}{/d}{/rows}").python_source
+    assert "missing(" not in source.replace("missing_name(", "")
+    strict = Template("{a}{?b}{/b}", strict=True).python_source
+    assert "t(missing(k, (params,), b'{a}'))" in strict
+    assert "v = missing(k, (params,), None)" in strict
+
+
+def test_strict_must_be_a_bool_or_none():
+    with pytest.raises(TypeError, match="strict must be True, False or None"):
+        Template("x", strict="yes")  # type: ignore[arg-type]
+
+
+# -- formatters given to a template -----------------------------------------------
+
+
+def test_given_formatters_come_before_the_registry():
+    template = Template(
+        "{p:money} {p:num} {p:cents}",
+        formatters={"money": lambda n: f"${n:.2f}<", ":cents": lambda n: "c"},
+    )
+    assert flatten(template(p=1234)) == b"$1234.00&lt; 1,234 c"
+
+
+def test_given_formatters_make_an_unknown_one_a_syntax_error():
+    with pytest.raises(TemplateSyntaxError) as caught:
+        Template("a\n {p:mony}", name="t.tpl", formatters={"money": str})
+    assert str(caught.value).startswith(
+        "t.tpl:2:2: unknown formatter ':mony' in {p:mony} (known: :cents, :date, "
+        ":money, :num, :url)"
+    )
+    with pytest.raises(TemplateSyntaxError, match="unknown formatter ':red'"):
+        Template("p{color:red}", formatters={})
+    assert flatten(Template("p{color:red}")()) == b"p{color:red}"
 
 
 # -- the compiled function -----------------------------------------------------
@@ -345,9 +588,41 @@ class Everything(dict):  # type: ignore[type-arg]
 
 
 @hypothesis.given(strategies.text(alphabet="{}^/.:_ax\n<é", max_size=60))
-def test_any_text_without_loops_compiles_and_renders(text):
+def test_any_text_without_sections_compiles_and_renders(text):
     output = flatten(Template(text).sub(Everything()))
     if "{." not in text:  # no raw placeholder: every value was escaped
         assert b"<&>" not in output
     if "{" not in text:
         assert output == text.encode()
+
+
+@hypothesis.given(
+    strategies.lists(
+        strategies.sampled_from(
+            ["{?a}", "{!x}", "{:else}", "{/a}", "{/x}", "{@x:a}", "{^x}", "{a}", "<"]
+        )
+    ).map("".join)
+)
+def test_any_sections_compile_and_render_or_raise_a_syntax_error(text):
+    try:
+        template = Template(text)
+    except TemplateSyntaxError:
+        return
+    output = flatten(template.sub(Everything(x=["<&>", ""])))
+    assert b"<&>" not in output
+
+
+def test_strict_message_without_names_to_suggest():
+    class NoKeys:
+        def __getitem__(self, key: str) -> Any:
+            raise KeyError(key)
+
+    template = Template("{a}", strict=True)
+    with pytest.raises(MissingNameError) as caught:
+        template.sub(NoKeys())  # type: ignore[arg-type]
+    assert str(caught.value) == (
+        "<template>:1:1: {a}: the template's parameters have no 'a' "
+        "(strict mode: to show nothing, pass a=None)"
+    )
+    with pytest.raises(MissingNameError, match="have no 'a' \\(strict"):
+        template(b=1)  # nothing close to suggest

@@ -25,6 +25,9 @@ def kinds(text: str) -> list[tuple[str, str, str, str]]:
         ("{@rows:1}", [(lexer.LOOP, "{@rows:1}", "rows", "1")]),
         ("{^rows}", [(lexer.OTHERWISE, "{^rows}", "rows", "")]),
         ("{/rows}", [(lexer.END, "{/rows}", "rows", "")]),
+        ("{?paid}", [(lexer.IF, "{?paid}", "paid", "")]),
+        ("{!paid}", [(lexer.IF_NOT, "{!paid}", "paid", "")]),
+        ("{:else}", [(lexer.ELSE, "{:else}", "", "")]),
     ],
 )
 def test_each_construct_is_one_token(text, expected):
@@ -51,6 +54,18 @@ def test_each_construct_is_one_token(text, expected):
         "{#rows}",
         "{*zoom:1}",
         "{ @rows }",
+        "{?}",
+        "{? x}",
+        "{?1x}",
+        "{?x:y}",
+        "{!x.y}",
+        "{!!x}",
+        "{:elsewhere}",
+        "{:Else}",
+        "{ :else}",
+        "{:else:x}",
+        "{?x",
+        "if(a){!b&&c()}",
         "{x",
         "x}",
         "",
@@ -70,6 +85,16 @@ def test_text_and_tokens_alternate():
         (lexer.RAW, "{.y}", "y", ""),
         (lexer.FORMAT, "{z:cents}", "z", ":cents"),
         (lexer.TEXT, "c", "", ""),
+    ]
+
+
+def test_a_conditional_section_is_four_tokens():
+    assert kinds("{?a}x{:else}y{/a}") == [
+        (lexer.IF, "{?a}", "a", ""),
+        (lexer.TEXT, "x", "", ""),
+        (lexer.ELSE, "{:else}", "", ""),
+        (lexer.TEXT, "y", "", ""),
+        (lexer.END, "{/a}", "a", ""),
     ]
 
 
@@ -127,7 +152,12 @@ hypothesis = pytest.importorskip("hypothesis")
 strategies = pytest.importorskip("hypothesis.strategies")
 
 
-@hypothesis.given(strategies.text(alphabet="{}@^/.:_ax1\n é", max_size=60))
+@hypothesis.given(
+    strategies.text(alphabet="{}@^/.:_ax1\n é?!", max_size=60)
+    | strategies.lists(
+        strategies.sampled_from(["{?a}", "{!a}", "{:else}", "{/a}", "x", "{", "}"])
+    ).map("".join)
+)
 def test_lexing_loses_nothing(text):
     tokens = tokenize(text)
     assert "".join(token.source for token in tokens) == text

@@ -10,6 +10,7 @@ import pytest
 
 from kali.iolist import Fragment, flatten
 from kali.templates import (
+    MissingNameError,
     SubAssembly,
     Template,
     TemplateFolder,
@@ -22,16 +23,18 @@ Files = dict[str, "str | bytes"]
 
 @pytest.fixture
 def make_folder(tmp_path: pathlib.Path) -> Callable[..., TemplateFolder]:
-    """make_folder({'name.tpl': text, 'sub/x.tpl': bytes}, extension='.tpl')"""
+    """make_folder({'name.tpl': text, 'sub/x.tpl': bytes}, '.tpl', strict=...)"""
 
-    def make(files: Files, extension: str | None = ".tpl") -> TemplateFolder:
+    def make(
+        files: Files, extension: str | None = ".tpl", **options: object
+    ) -> TemplateFolder:
         for name, content in files.items():
             path = tmp_path / name
             path.parent.mkdir(parents=True, exist_ok=True)
             if isinstance(content, str):
                 content = content.encode("utf-8")
             path.write_bytes(content)
-        return TemplateFolder(tmp_path, extension)
+        return TemplateFolder(tmp_path, extension, **options)  # type: ignore[arg-type]
 
     return make
 
@@ -349,3 +352,156 @@ def test_loop_sections_may_use_inline_loops(make_folder):
     assert flatten(loop.loop([{"cells": [1, "<"]}])) == (
         b"<table><tr><td>1</td><td>&lt;</td></tr>"
     )
+
+
+# -- conditionals in files -------------------------------------------------------
+
+CONDITIONAL_PAGE = """<extend>base
+<?title?>{?user}Orders of {user}{:else}Orders{/user}
+<?body?>
+{?orders}<table>{@orders}<tr><td>{id}</td><td>{?paid}paid{:else}due{/paid}</td></tr>{/orders}</table>
+{:else}<p>No orders.</p>{/orders}
+"""
+
+
+def test_conditionals_in_extend_files(make_folder):
+    folder = make_folder({"base.tpl": BASE, "page.tpl": CONDITIONAL_PAGE})
+    page = folder("page")
+    orders = [{"id": 1, "paid": True}, {"id": 2, "paid": 0}]
+    assert render(page, user="<A>", orders=orders, footer=None) == (
+        b"<html><title>Orders of &lt;A&gt;</title>\n<body><table>"
+        b"<tr><td>1</td><td>paid</td></tr><tr><td>2</td><td>due</td></tr>"
+        b"</table>\n</body><footer></footer></html>\n"
+    )
+    assert render(page, user=None, orders=[], footer=None) == (
+        b"<html><title>Orders</title>\n<body><p>No orders.</p></body>"
+        b"<footer></footer></html>\n"
+    )
+
+
+def test_conditionals_in_loop_files(make_folder):
+    text = "<loop><ul><?begin?><li>{name}{!done} (to do){/done}</li><?end?></ul>"
+    loop = make_folder({"l.tpl": text})("l")
+    rows = [{"name": "a", "done": True}, {"name": "b", "done": False}]
+    assert flatten(loop.loop(rows)) == b"<ul><li>a</li><li>b (to do)</li></ul>"
+
+
+def test_a_bad_section_in_a_file_names_file_line_column(make_folder):
+    files = {"b.tpl": "{x}", "e.tpl": "<extend>b\n<?x?>\n  {?a}{@r}{/a}{/r}\n"}
+    error = syntax_error(make_folder(files), "e")
+    assert (error.lineno, error.column) == (3, 11)
+    assert error.filename.endswith("e.tpl")
+    assert "expected {^r} or {/r} to match {@r} (line 3), found {/a}" in str(error)
+    error = syntax_error(make_folder({"p.tpl": "\n{?a}\n{:else}"}), "p")
+    assert (error.lineno, error.column) == (2, 1)
+    assert "{?a} is never closed" in error.message
+
+
+# -- strict mode -------------------------------------------------------------------
+
+
+def test_folders_are_strict_under_pytest(make_folder):
+    folder = make_folder({"page.tpl": "\n<h1>{title}</h1>\n  <p>{titel}</p>"})
+    with pytest.raises(MissingNameError) as caught:
+        folder("page")(title="T")
+    error = caught.value
+    path = str(folder.folder / "page.tpl")
+    assert str(error).startswith(f"{path}:3:6: {{titel}}: ")
+    assert "'titel'" in str(error) and "did you mean 'title'?" in str(error)
+    assert (error.filename, error.lineno, error.column) == (path, 3, 6)
+    assert render(folder("page"), title="T", titel=None) == b"<h1>T</h1>\n  <p></p>"
+
+
+def test_strict_none_follows_the_environment(make_folder, monkeypatch):
+    folder = make_folder({"page.tpl": "[{x}{?y}y{/y}]"})
+    assert folder.strict is None
+    monkeypatch.delenv("PYTEST_CURRENT_TEST")
+    monkeypatch.delenv("KALI_DEBUG", raising=False)
+    assert render(folder("page")) == b"[{x}]"
+    monkeypatch.setenv("KALI_DEBUG", "1")
+    with pytest.raises(MissingNameError, match="'x'"):
+        folder("page")()  # the same cached template: checked at render time
+
+
+def test_strict_true_and_false(make_folder, monkeypatch):
+    files = {"page.tpl": "[{x}]"}
+    assert render(make_folder(files, strict=False)("page")) == b"[{x}]"
+    monkeypatch.delenv("PYTEST_CURRENT_TEST")
+    with pytest.raises(MissingNameError):
+        make_folder(files, strict=True)("page")()
+
+
+def test_strict_must_be_a_bool_or_none(tmp_path):
+    with pytest.raises(TypeError, match="strict must be"):
+        TemplateFolder(tmp_path, strict=1)  # type: ignore[arg-type]
+
+
+def test_strict_mode_in_an_extend_section_names_the_childs_line(make_folder):
+    files = {"base.tpl": BASE, "page.tpl": "<extend>base\n<?title?>\n Hi {usr}"}
+    page = make_folder(files)("page")
+    with pytest.raises(MissingNameError) as caught:
+        page(user="u", body="", footer="")
+    assert (caught.value.lineno, caught.value.column) == (3, 5)
+    assert caught.value.filename.endswith("page.tpl")
+    with pytest.raises(MissingNameError) as caught:
+        page(usr="u", body="")  # the base's {footer}
+    assert caught.value.filename.endswith("base.tpl")
+    assert caught.value.name == "footer"
+
+
+def test_strict_mode_in_a_loop_file(make_folder):
+    loop = make_folder({"l.tpl": "<loop><ul><?begin?><li>{nam}</li>"})("l")
+    with pytest.raises(MissingNameError, match=r"l\.tpl:1:24: \{nam\}"):
+        loop.loop([{"name": "a"}])
+    assert flatten(loop.loop([{"name": "a"}], {"nam": 1})) == b"<ul><li>1</li>"
+
+
+# -- formatters --------------------------------------------------------------------
+
+
+def money(value: object) -> str:
+    return f"${value}"
+
+
+def test_folder_formatters(make_folder):
+    files = {
+        "base.tpl": "<p>{price:money}</p>{.body}",
+        "page.tpl": "<extend>base<?body?>{price:num} {price:cents} {price:money}",
+        "l.tpl": "<loop><?begin?>{p:money}<?else?>{p:money}",
+    }
+    folder = make_folder(files, formatters={"money": money})
+    assert folder.formatters == {":money": money}
+    assert render(folder("page"), price=1234) == b"<p>$1234</p>1,234 1,234.00 $1234"
+    loop = folder("l")
+    assert flatten(loop.loop([{"p": 1}, {"p": "<"}])) == b"$1$&lt;"
+    assert flatten(loop.loop([], {"p": 2})) == b"$2"
+
+
+def test_folder_formatters_come_before_the_registry(make_folder, monkeypatch):
+    monkeypatch.setitem(Template.REGISTRY, ":money", str.upper)
+    files = {"p.tpl": "{x:money} {x:shout}"}
+    monkeypatch.setitem(Template.REGISTRY, ":shout", str.upper)
+    folder = make_folder(files, formatters={":money": money})
+    assert render(folder("p"), x="a") == b"$a A"
+
+
+@pytest.mark.parametrize("strict", [None, False, True])
+def test_an_unknown_formatter_is_a_syntax_error_in_a_folder(make_folder, strict):
+    files = {"b.tpl": "{x}", "p.tpl": "<extend>b\n<?x?>\n  {price:mony}"}
+    folder = make_folder(files, formatters={"money": money}, strict=strict)
+    error = syntax_error(folder, "p")
+    assert (error.lineno, error.column) == (3, 3)
+    assert "unknown formatter ':mony' in {price:mony}" in error.message
+    assert ":money" in error.message and ":num" in error.message
+    error = syntax_error(make_folder({"css.tpl": "p{color:red}"}), "css")
+    assert "unknown formatter ':red'" in error.message
+    assert render(make_folder({"css.tpl": "p{ color:red}"})("css")) == (
+        b"p{ color:red}"
+    )
+
+
+def test_bad_formatters_are_refused_at_construction(tmp_path):
+    with pytest.raises(ValueError, match="formatter name"):
+        TemplateFolder(tmp_path, formatters={"a-b": money})
+    with pytest.raises(TypeError, match="must be callable"):
+        TemplateFolder(tmp_path, formatters={"money": "$"})  # type: ignore[dict-item]

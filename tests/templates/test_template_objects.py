@@ -23,6 +23,7 @@ def test_public_names():
         "AbstractTemplate",
         "Fragment",
         "Markup",
+        "MissingNameError",
         "SubAssembly",
         "Template",
         "TemplateFolder",
@@ -36,6 +37,7 @@ def test_template_class_attributes():
     assert Template.PATTERN.pattern == r"{(\.?)([_a-zA-Z]\w*)(:\w+)?}"
     assert Template.REGISTRY[":num"](1234567) == "1,234,567"
     assert Template.REGISTRY[":cents"](1234.5) == "1,234.50"
+    assert {":num", ":cents", ":url", ":date"} <= set(Template.REGISTRY)
 
 
 def test_call_is_sub_with_keywords():

@@ -5,7 +5,15 @@ from __future__ import annotations
 import pytest
 
 from kali.templates import TemplateSyntaxError, parser
-from kali.templates.nodes import Format, Loop, Raw, Root, Substitute, Text
+from kali.templates.nodes import (
+    Conditional,
+    Format,
+    Loop,
+    Raw,
+    Root,
+    Substitute,
+    Text,
+)
 from kali.templates.parser import parse
 
 FORMATTERS = {":num", ":cents"}
@@ -106,6 +114,16 @@ def test_closers_outside_any_loop_are_text_as_in_0_0_8():
         ("{@a}{^a}x{^a}{/a}", 1, 10, ["{^a} appears twice", "expected {/a}"]),
         ("\n{@a:1x}{/a}", 2, 1, ["expected a name after ':' in {@a:1x}"]),
         ("{@a}{@b}{/b}", 1, 1, ["{@a} is never closed"]),
+        ("x\n {?a}y", 2, 2, ["{?a} is never closed", "expected {/a}"]),
+        ("{!a}{:else}", 1, 1, ["{!a} is never closed"]),
+        ("{?a}{@b}{/a}{/b}", 1, 9, ["expected {^b} or {/b}", "found {/a}"]),
+        ("{@b}{?a}{/b}{/a}", 1, 9, ["expected {:else} or {/a}", "found {/b}"]),
+        ("{?a}\n\n  {/b}", 3, 3, ["to match {?a} (line 1)", "found {/b}"]),
+        ("{?a}1{:else}2{:else}3{/a}", 1, 14, ["{:else} appears twice in {?a}"]),
+        ("{?a}1{^a}2{/a}", 1, 6, ["{^a} belongs to a loop", "{?a} is {:else}"]),
+        ("{@a}1{:else}2{/a}", 1, 6, ["{:else} belongs to a {?name}", "is {^a}"]),
+        ("{@a}{?b}{:else}{^a}{/b}{/a}", 1, 16, ["{^a} belongs to a loop"]),
+        ("{?a}{:else}{@b}{/a}", 1, 16, ["found {/a}"]),
     ],
 )
 def test_syntax_errors_name_file_line_column_and_expectation(
@@ -138,11 +156,104 @@ def test_loops_nest_up_to_the_limit():
         parse(too_deep)
 
 
+def test_conditional():
+    assert tree("a{?paid}<b>{x}</b>{/paid}z") == (
+        Text("a"),
+        Conditional(
+            "paid",
+            False,
+            (Text("<b>"), Substitute("x", "{x}", 1, 12), Text("</b>")),
+            None,
+            "{?paid}",
+            1,
+            2,
+        ),
+        Text("z"),
+    )
+
+
+def test_conditional_with_else_and_negated():
+    assert tree("{?a}y{:else}n{/a}{!b}{/b}{!c}{:else}C{/c}") == (
+        Conditional("a", False, (Text("y"),), (Text("n"),), "{?a}", 1, 1),
+        Conditional("b", True, (), None, "{!b}", 1, 18),
+        Conditional("c", True, (), (Text("C"),), "{!c}", 1, 26),
+    )
+
+
+def test_sections_nest_in_each_other_and_close_innermost_first():
+    text = "{?rows}{@rows:row}{?row}{row}{:else}-{/row}{/rows}{:else}none{/rows}"
+    inner = Conditional(
+        "row",
+        False,
+        (Substitute("row", "{row}", 1, 25),),
+        (Text("-"),),
+        "{?row}",
+        1,
+        19,
+    )
+    loop = Loop("rows", "row", (inner,), None, "{@rows:row}", 1, 8)
+    assert tree(text) == (
+        Conditional("rows", False, (loop,), (Text("none"),), "{?rows}", 1, 1),
+    )
+
+
+def test_else_and_end_outside_sections_are_literal():
+    assert tree("{:else}") == (Text("{:else}"),)
+    assert tree("a{:else}b{/x}{^x}") == (Text("a{:else}b{/x}{^x}"),)
+    assert tree("{/a}{:else}{?b}{/b}") == (
+        Text("{/a}{:else}"),
+        Conditional("b", False, (), None, "{?b}", 1, 12),
+    )
+
+
+def test_an_unknown_formatter_can_be_an_error():
+    with pytest.raises(TemplateSyntaxError) as caught:
+        parse(
+            "ok\n  {price:mony}",
+            "p.tpl",
+            {":num", ":money"},
+            unknown_formatter_is_error=True,
+        )
+    error = caught.value
+    assert (error.lineno, error.column) == (2, 3)
+    assert error.message.startswith(
+        "unknown formatter ':mony' in {price:mony} (known: :money, :num)"
+    )
+    assert 'put a space after the "{"' in error.message
+    assert parse("p{ color:red}", unknown_formatter_is_error=True).body == (
+        Text("p{ color:red}"),
+    )
+    assert parse("{.x:mony}", unknown_formatter_is_error=True).body == (
+        Raw("x", "{.x:mony}", 1, 1),
+    )
+
+
+def test_sections_nest_up_to_the_limit():
+    loops = parser.MAX_LOOP_DEPTH
+    others = parser.MAX_SECTION_DEPTH - loops
+    text = "".join(f"{{?c{i}}}" for i in range(others))
+    text += "".join(f"{{@l{i}}}" for i in range(loops))
+    text += "".join(f"{{/l{i}}}" for i in reversed(range(loops)))
+    text += "".join(f"{{/c{i}}}" for i in reversed(range(others)))
+    parse(text)
+    with pytest.raises(TemplateSyntaxError, match="sections nest more than 32"):
+        parse("{!x}" + text + "{/x}")
+    with pytest.raises(TemplateSyntaxError, match="loops nest more than 12"):
+        parse("{@x}" + text + "{/x}")
+
+
 hypothesis = pytest.importorskip("hypothesis")
 strategies = pytest.importorskip("hypothesis.strategies")
 
 
-@hypothesis.given(strategies.text(alphabet="{}@^/.:ab\n", max_size=40))
+@hypothesis.given(
+    strategies.text(alphabet="{}@^/.:ab\n?!", max_size=40)
+    | strategies.lists(
+        strategies.sampled_from(
+            ["{?a}", "{!b}", "{:else}", "{/a}", "{/b}", "{@a}", "{^a}", "x"]
+        )
+    ).map("".join)
+)
 def test_any_text_parses_or_raises_template_syntax_error(text):
     try:
         parse(text, formatters={":a"})
