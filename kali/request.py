@@ -16,7 +16,7 @@ from __future__ import annotations
 import json as _json
 import urllib.parse
 from collections.abc import Iterable, Mapping
-from typing import IO, TYPE_CHECKING, Any, Union
+from typing import IO, TYPE_CHECKING, Any, Protocol, Union
 
 from .errors import ProtocolError
 from .formdata import parse_content_type, parse_form, parse_query
@@ -31,6 +31,12 @@ if TYPE_CHECKING:
 Payload = Union[bytes, bytearray, IO[bytes], None]
 
 _DEFAULT_LIMITS = Limits()
+
+
+class URLBuilder(Protocol):
+    """What ``Request.url_for`` needs from the Router that dispatched it."""
+
+    def url_for(self, target: object, /, *values: Any, **query: Any) -> str: ...
 
 
 def _split_origin_form(target: str) -> tuple[str, str]:
@@ -70,6 +76,13 @@ class Request:
     its current position). Raises ProtocolError for a malformed path, query or
     form body.
     """
+
+    #: The Router that dispatched this request; it sets this before calling
+    #: the handler, so that :meth:`url_for` can build its routes' URLs.
+    router: URLBuilder | None = None
+    #: The scheme for :attr:`base_url`: ``"http"`` unless whoever builds the
+    #: Request knows better (a server speaking TLS sets ``"https"``).
+    scheme = "http"
 
     def __init__(
         self,
@@ -299,6 +312,38 @@ class Request:
     def app_url(self, path: list[str], query: Any = None) -> str:
         """A URL under this request's mount point."""
         return self.root_url(self.path[: self.mount_depth] + list(path), query)
+
+    def url_for(self, target: object, /, *values: Any, **query: Any) -> str:
+        """The URL path of a route of the Router that dispatched this request:
+        ``request.url_for(ContactPage, 5)`` is ``'/contacts/5'``. See
+        ``Router.url_for``; ValueError if no Router dispatched this request."""
+        if self.router is None:
+            raise ValueError(
+                "This request was not dispatched by a Router, so it cannot "
+                "build URLs; call router.url_for(...) instead"
+            )
+        return self.router.url_for(target, *values, **query)
+
+    @property
+    def base_url(self) -> str:
+        """``scheme://host[:port]`` as the browser reached this server (from
+        an absolute-form target, else the Host header), for absolute links:
+        ``request.base_url + request.url_for(...)``. It is ``''`` when there
+        is no usable host (HTTP/1.0 may omit Host), which still leaves a
+        working relative link."""
+        scheme, host = self.scheme, ""
+        if self._url is not None and self._url.netloc:
+            host = self._url.netloc
+            if self._url.scheme in ("http", "https"):
+                scheme = self._url.scheme
+        else:
+            host = self.headers.single.get("host", "").strip()
+        # Only a plain name, IPv4 or [IPv6] literal and port go into a link.
+        if not (host.isascii() and host):
+            return ""
+        if not all(c.isalnum() or c in ".-_:[]" for c in host):
+            return ""
+        return f"{scheme}://{host.lower()}"
 
     def path_suffix(self) -> list[str]:
         """The path components after the mount point."""

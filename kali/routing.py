@@ -15,11 +15,20 @@ Five ways to mount something, from raw to convenient (all as in kali 0.0.8):
 ``delegate(where, handler)``, ``delegate_folder(where, handler)``,
 ``@function(where)``, ``@servlet(where)`` and ``@service(where)``.
 
+Typed path values: for ``@function`` the function's, and for ``@servlet`` and
+``@service`` the class constructor's, parameter annotations say what each
+wildcard is (``int``, :class:`SignedInt`, ``float``, ``uuid.UUID``, an Enum,
+or any callable that raises ValueError for bad text). Everything is worked
+out at registration; a value that does not convert is a 404. A parameter
+named ``request`` receives the Request in those three styles.
+``router.url_for(handler, *values, **query)`` builds a route's URL back.
+
 Errors are raised as :class:`~kali.errors.HTTPError`, so the server renders
-them (with the app's ``error_page`` if it has one): 404 for no match, 405 with
-an ``allow`` header for a known method a path does not serve, 501 for a
-method kali does not know, 400 for a bad query parameter of a ``@function``.
-Mistakes at registration raise ValueError.
+them (with the app's ``error_page`` if it has one): 404 for no match or a
+path value that does not convert, 405 with an ``allow`` header for a known
+method a path does not serve, 501 for a method kali does not know, 400 for a
+bad query parameter of a ``@function``. Mistakes at registration raise
+ValueError.
 
 JSON: a handler's plain ``dict`` return value stays an iolist (``key: value``
 lines, as in 0.0.8). To answer JSON, return ``Response.json(data)``, mount
@@ -27,15 +36,22 @@ with ``@router.function(where, json=True)``, or decorate any handler or
 servlet method with :func:`json_handler`.
 
 This module must not touch sockets or parse bytes; it only chooses and calls
-handlers.
+handlers (and builds their URLs back).
 """
 
 from __future__ import annotations
 
+import enum
 import functools
 import inspect
-from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+import math
+import re
+import sys
+import types
+import typing
+import urllib.parse
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, NamedTuple, TypeVar
 
 from .errors import RoutingError
 from .request import Request
@@ -53,7 +69,16 @@ KNOWN_METHODS = (
     "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT",
 )  # fmt: skip
 
+#: The parameter name that receives the Request (not a wildcard, not a query
+#: value) in ``@function`` handlers and ``@servlet``/``@service`` constructors.
+REQUEST_PARAMETER = "request"
+
 _GET_AND_HEAD = ("GET", "HEAD")
+_NO_QUERY: Mapping[str, str] = types.MappingProxyType({})
+_PARAMETER = inspect.Parameter
+_POSITIONAL = (_PARAMETER.POSITIONAL_ONLY, _PARAMETER.POSITIONAL_OR_KEYWORD)
+_NAMED = (_PARAMETER.POSITIONAL_OR_KEYWORD, _PARAMETER.KEYWORD_ONLY)
+_PARAMETER_VARIADIC = (_PARAMETER.VAR_POSITIONAL, _PARAMETER.VAR_KEYWORD)
 
 
 def method_error(method: str, allowed: Sequence[str]) -> RoutingError:
@@ -83,6 +108,299 @@ def json_handler(fn: F) -> F:
         return result if isinstance(result, Response) else Response.json(result)
 
     return answer_json  # type: ignore[return-value]
+
+
+# -- typed path values -----------------------------------------------------------------
+
+#: SQLite stores an INTEGER in 8 bytes, signed: a bigger number in a path can
+#: never name a row, so it is a 404 rather than an OverflowError in a query.
+_INT_MAX = 2**63 - 1
+
+# A finite number as people and str(float) write it. float() would also take
+# "inf", "nan", " 1", "1_000" and non-ASCII digits: none of them is a URL.
+_FLOAT = re.compile(r"-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?")
+_HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
+
+
+def _parse_natural(text: str) -> int:
+    """``int`` in a path: ASCII digits only (no sign, space or ``_``), at most
+    SQLite's largest integer."""
+    if not (text.isascii() and text.isdigit()):
+        raise ValueError(f"not a whole number: {text[:40]!r}")
+    value = int(text)
+    if value > _INT_MAX:
+        raise ValueError("number too large")
+    return value
+
+
+class SignedInt(int):
+    """Annotate a wildcard parameter ``n: SignedInt`` to accept negative
+    integers too: an optional ``-`` and ASCII digits, within SQLite's 64-bit
+    range. The handler gets a plain ``int``."""
+
+    def __new__(cls, text: str) -> int:  # type: ignore[misc]
+        negative = text[:1] == "-"
+        digits = text[1:] if negative else text
+        if not (digits.isascii() and digits.isdigit()):
+            raise ValueError(f"not a whole number: {text[:40]!r}")
+        value = -int(digits) if negative else int(digits)
+        if not -_INT_MAX - 1 <= value <= _INT_MAX:
+            raise ValueError("number out of range")
+        return value
+
+
+def _parse_finite(text: str) -> float:
+    """``float`` in a path: a finite decimal number (optional ``-``)."""
+    if _FLOAT.fullmatch(text) is None:
+        raise ValueError(f"not a number: {text[:40]!r}")
+    value = float(text)
+    if not math.isfinite(value):  # 1e999
+        raise ValueError("number too large")
+    return value
+
+
+def _uuid_parser(uuid_class: Callable[[str], Any]) -> Callable[[str], Any]:
+    def parse_uuid(text: str) -> Any:
+        # Only the canonical 8-4-4-4-12 form: uuid.UUID() also takes braces,
+        # "urn:uuid:" and "_" between digits, which would give one record
+        # several URLs.
+        if (
+            len(text) != 36
+            or text[8] + text[13] + text[18] + text[23] != "----"
+            or not _HEX_DIGITS.issuperset(text.replace("-", ""))
+        ):
+            raise ValueError(f"not a UUID: {text[:40]!r}")
+        return uuid_class(text)
+
+    return parse_uuid
+
+
+class _PathValue(NamedTuple):
+    """How one wildcard's text becomes a handler's value, and back."""
+
+    name: str  # the parameter it fills, for messages
+    parse: Callable[[str], Any] | None  # None: the text itself (str)
+    to_url: Callable[[Any], str]
+    is_checked: bool  # url_for re-parses what a built-in converter wrote
+
+
+def _text_value(name: str) -> _PathValue:
+    return _PathValue(name, None, str, True)
+
+
+def _enum_value(name: str, enum_class: Any) -> _PathValue:
+    members = {str(member.value): member for member in enum_class}
+
+    def parse_member(text: str) -> Any:
+        member = members.get(text)
+        if member is None:
+            raise ValueError(f"not a {enum_class.__name__}: {text[:40]!r}")
+        return member
+
+    def member_to_url(value: Any) -> str:
+        return str(enum_class(value).value)
+
+    return _PathValue(name, parse_member, member_to_url, True)
+
+
+def _resolve(owner: str, name: str, annotation: str, namespace: Any) -> Any:
+    """The object a string annotation names (``from __future__ import
+    annotations``), looked up in the handler's module; ValueError if none."""
+    holder = types.SimpleNamespace(__annotations__={name: annotation})
+    try:
+        return typing.get_type_hints(holder, globalns=namespace)[name]
+    except Exception as error:  # NameError, SyntaxError, TypeError...
+        raise ValueError(
+            f"{owner}: cannot resolve the annotation {annotation!r} of parameter "
+            f"{name!r} ({error}). A converter named in a string annotation must "
+            "be a module-level name of the handler's module, not a local one."
+        ) from None
+
+
+def _path_value(owner: str, name: str, annotation: Any, namespace: Any) -> _PathValue:
+    """The converter for a wildcard parameter, from its annotation."""
+    if isinstance(annotation, str):
+        annotation = _resolve(owner, name, annotation, namespace)
+    while hasattr(annotation, "__supertype__"):  # typing.NewType
+        annotation = annotation.__supertype__
+    if any(annotation is plain for plain in (_PARAMETER.empty, str, Any, object)):
+        return _text_value(name)
+    if annotation is int:
+        return _PathValue(name, _parse_natural, str, True)
+    if annotation is SignedInt:
+        return _PathValue(name, SignedInt, str, True)
+    if annotation is float:
+        return _PathValue(name, _parse_finite, str, True)
+    if isinstance(annotation, enum.EnumMeta):
+        return _enum_value(name, annotation)
+    if (
+        getattr(annotation, "__module__", None) == "uuid"
+        and getattr(annotation, "__qualname__", None) == "UUID"
+    ):
+        return _PathValue(name, _uuid_parser(annotation), str, True)
+    if (
+        annotation is bool  # bool("0") is True
+        or annotation is bytes
+        or typing.get_origin(annotation) is not None  # Optional[int], list[int]...
+        or not callable(annotation)
+    ):
+        raise ValueError(
+            f"{owner}: the annotation {annotation!r} of parameter {name!r} is not "
+            "a path converter. Use str, int, kali.routing.SignedInt, float, "
+            "uuid.UUID, an Enum, or a callable that raises ValueError for bad text."
+        )
+    return _PathValue(name, annotation, getattr(annotation, "to_url", str), False)
+
+
+class _Binding:
+    """How a handler's parameters are filled from a mount's wildcards and the
+    request, worked out at registration. ``values`` has one converter per
+    wildcard; ``typed`` lists the positions to convert; ``request_slot`` is
+    None (no request parameter), -1 (passed by keyword) or its position."""
+
+    __slots__ = ("values", "typed", "request_slot")
+
+    def __init__(self, values: Sequence[_PathValue], request_slot: int | None) -> None:
+        self.values = tuple(values)
+        self.typed = tuple(
+            (index, value.parse)
+            for index, value in enumerate(values)
+            if value.parse is not None
+        )
+        self.request_slot = request_slot
+
+    @classmethod
+    def untyped(cls, wildcards: int) -> _Binding:
+        """For a handler whose signature is unknown: wildcards as text."""
+        return cls([_text_value(f"wildcard {i + 1}") for i in range(wildcards)], None)
+
+    def convert(self, request: Request) -> list[Any]:
+        """The handler's wildcard values; HTTPError 404 if one does not convert."""
+        values = list(request.args)
+        try:
+            for index, parse in self.typed:
+                values[index] = parse(values[index])  # type: ignore[misc]
+        except ValueError:
+            raise RoutingError(404) from None
+        return values
+
+    def call(
+        self,
+        target: Callable[..., Any],
+        request: Request,
+        values: Sequence[Any],
+        query: Mapping[str, Any],
+    ) -> Any:
+        """``target(*values, **query)`` with the request put in its place."""
+        slot = self.request_slot
+        if slot is None:
+            return target(*values, **query)
+        if slot < 0:
+            return target(*values, request=request, **query)
+        return target(*values[:slot], request, *values[slot:], **query)
+
+
+class _Parameters(NamedTuple):
+    binding: _Binding
+    by_path: list[inspect.Parameter]  # filled by wildcards
+    takes_request: bool
+    remaining: list[inspect.Parameter]  # all the others, bar *args and request
+
+
+def _bind(
+    owner: str, params: list[inspect.Parameter], wildcards: int, namespace: Any
+) -> _Parameters:
+    """Match ``wildcards`` path values and the request to ``params``;
+    ValueError if they cannot be passed."""
+    request = next(
+        (
+            p
+            for p in params
+            if p.name == REQUEST_PARAMETER and p.kind not in _PARAMETER_VARIADIC
+        ),
+        None,
+    )
+    positional = [p for p in params if p.kind in _POSITIONAL]
+    others = [p for p in positional if p is not request]
+    rest = next((p for p in params if p.kind is _PARAMETER.VAR_POSITIONAL), None)
+    if wildcards > len(others) and rest is None:
+        raise ValueError(
+            f"{owner} takes {len(others)} positional arguments besides "
+            f"{REQUEST_PARAMETER!r}, but the mount point has {wildcards} wildcards"
+        )
+    by_path = others[:wildcards]
+    values = [_path_value(owner, p.name, p.annotation, namespace) for p in by_path]
+    if rest is not None and wildcards > len(by_path):
+        extra = _path_value(owner, "*" + rest.name, rest.annotation, namespace)
+        values += [extra] * (wildcards - len(by_path))
+    slot = None
+    if request is not None:
+        index = next((i for i, p in enumerate(positional) if p is request), -1)
+        if 0 <= index <= len(by_path):  # only wildcards come before it
+            slot = index
+        elif request.kind is _PARAMETER.POSITIONAL_ONLY:
+            raise ValueError(
+                f"{owner}: the positional-only {REQUEST_PARAMETER!r} parameter "
+                "comes after parameters that no wildcard fills"
+            )
+        else:
+            slot = -1
+    remaining = [
+        p
+        for p in params
+        if p is not request
+        and p.kind is not _PARAMETER.VAR_POSITIONAL
+        and not any(p is q for q in by_path)
+    ]
+    return _Parameters(_Binding(values, slot), by_path, request is not None, remaining)
+
+
+def _describe(target: object) -> str:
+    return str(getattr(target, "__qualname__", None) or repr(target))
+
+
+def _namespace_of(target: object) -> Any:
+    """The globals that string annotations of ``target`` refer to."""
+    code: Any = target
+    while isinstance(code, functools.partial):
+        code = code.func
+    if isinstance(code, type):
+        code = code.__init__  # type: ignore[misc]
+    elif not inspect.isroutine(code):  # an object with a __call__ method
+        code = type(code).__call__
+    try:
+        code = inspect.unwrap(code)
+    except ValueError:  # a __wrapped__ cycle
+        pass
+    namespace = getattr(code, "__globals__", None)
+    if isinstance(namespace, dict):
+        return namespace
+    module = sys.modules.get(str(getattr(target, "__module__", "")))
+    return vars(module) if module is not None else {}
+
+
+def _class_binding(cls: type, wildcards: int) -> _Binding:
+    """How ``cls`` is constructed from a mount's wildcards (and the request)."""
+    owner = _describe(cls)
+    init: object = cls.__init__  # type: ignore[misc]
+    new: object = cls.__new__
+    if init is object.__init__ and new is object.__new__:
+        params: list[inspect.Parameter] = []
+    else:
+        try:
+            params = list(inspect.signature(cls).parameters.values())
+        except (TypeError, ValueError):  # no signature: pass the text as 0.0.8
+            return _Binding.untyped(wildcards)
+    bound = _bind(owner, params, wildcards, _namespace_of(cls))
+    for p in bound.remaining:
+        if p.default is p.empty and p.kind is not _PARAMETER.VAR_KEYWORD:
+            raise ValueError(
+                f"{owner}: the constructor needs {p.name!r}, which no wildcard gives"
+            )
+    return bound.binding
+
+
+# -- servlets --------------------------------------------------------------------------
 
 
 class RouteNode:
@@ -140,15 +458,29 @@ def _allowed_methods(cls: type, suffix: str) -> list[str]:
     return [m for m in KNOWN_METHODS if m in found]
 
 
-def _call_method(cls: type, suffix: str, request: Request) -> Any:
-    """Construct ``cls(*request.args)`` and call its method for the request."""
+def _service_actions(cls: type) -> list[tuple[object, str]]:
+    """``(do_<METHOD>_<name> function, name)`` for each action of a service."""
+    actions = []
+    for attribute in dir(cls):
+        method, underscore, name = attribute[3:].partition("_")
+        if attribute.startswith("do_") and underscore and method in KNOWN_METHODS:
+            if _has_method(cls, attribute):
+                actions.append((getattr(cls, attribute), name))
+    return actions
+
+
+def _call_method(cls: type, binding: _Binding, suffix: str, request: Request) -> Any:
+    """Construct ``cls`` from the wildcards and call its method for the request."""
+    values = binding.convert(request) if binding.typed else request.args
     name = _method_name(cls, request.command, suffix)
     if name is None:
         allowed = _allowed_methods(cls, suffix)
         if suffix and not allowed:
             raise RoutingError(404)
         raise method_error(request.command, allowed)
-    return getattr(cls(*request.args), name)(request)
+    if binding.request_slot is None:
+        return getattr(cls(*values), name)(request)
+    return getattr(binding.call(cls, request, values, _NO_QUERY), name)(request)
 
 
 def _not_found(request: Request) -> Any:
@@ -158,7 +490,7 @@ def _not_found(request: Request) -> Any:
 class _FunctionEndpoint:
     """Calls ``fn(*wildcards, **query)`` after checking the query against
     ``fn``'s signature, so a bad URL is a 400 naming the parameter, never a
-    TypeError (a 500)."""
+    TypeError (a 500). Typed wildcards are converted first (404 if not)."""
 
     def __init__(self, fn: Callable[..., Any], wildcards: int, as_json: bool) -> None:
         self.fn = fn
@@ -167,41 +499,27 @@ class _FunctionEndpoint:
             signature = inspect.signature(fn)
         except (TypeError, ValueError):  # some builtins have no signature
             self.checked = False
+            self.binding = _Binding.untyped(wildcards)
             return
         self.checked = True
-        kind = inspect.Parameter
         params = list(signature.parameters.values())
-        positional = [
-            p
-            for p in params
-            if p.kind in (kind.POSITIONAL_ONLY, kind.POSITIONAL_OR_KEYWORD)
-        ]
-        takes_rest = any(p.kind is kind.VAR_POSITIONAL for p in params)
-        if wildcards > len(positional) and not takes_rest:
-            raise ValueError(
-                f"{fn!r} takes {len(positional)} positional arguments, but the "
-                f"mount point has {wildcards} wildcards"
-            )
-        by_path, rest = positional[:wildcards], positional[wildcards:]
-        for p in rest:
-            if p.kind is kind.POSITIONAL_ONLY and p.default is p.empty:
+        bound = _bind(_describe(fn), params, wildcards, _namespace_of(fn))
+        self.binding = bound.binding
+        self.takes_request = bound.takes_request
+        for p in bound.remaining:
+            if p.kind is _PARAMETER.POSITIONAL_ONLY and p.default is p.empty:
                 raise ValueError(
                     f"{fn!r}: positional-only parameter {p.name!r} has no wildcard"
                 )
         self.taken = frozenset(
-            p.name for p in by_path if p.kind is kind.POSITIONAL_OR_KEYWORD
+            p.name for p in bound.by_path if p.kind is _PARAMETER.POSITIONAL_OR_KEYWORD
         )
-        keyword = [
-            p
-            for p in params
-            if p.kind in (kind.POSITIONAL_OR_KEYWORD, kind.KEYWORD_ONLY)
-            and p.name not in self.taken
-        ]
+        keyword = [p for p in bound.remaining if p.kind in _NAMED]
         self.keywords = frozenset(p.name for p in keyword)
         self.required = tuple(p.name for p in keyword if p.default is p.empty)
-        self.takes_any_keyword = any(p.kind is kind.VAR_KEYWORD for p in params)
+        self.takes_any_keyword = any(p.kind is _PARAMETER.VAR_KEYWORD for p in params)
 
-    def check(self, query: dict[str, str]) -> None:
+    def check(self, query: Mapping[str, Any]) -> None:
         for key in query:
             if key in self.keywords:
                 continue
@@ -209,6 +527,8 @@ class _FunctionEndpoint:
                 raise RoutingError(
                     400, f"Query parameter {key[:100]!r} is in the path."
                 )
+            if key == REQUEST_PARAMETER and self.takes_request:
+                raise RoutingError(400, f"Query parameter {key!r} is reserved.")
             if not self.takes_any_keyword:
                 raise RoutingError(400, f"Unknown query parameter {key[:100]!r}.")
         for name in self.required:
@@ -218,12 +538,17 @@ class _FunctionEndpoint:
     def __call__(self, request: Request) -> Any:
         if request.has_suffix():
             raise RoutingError(404)
+        binding = self.binding
+        values = binding.convert(request) if binding.typed else request.args
         if request.command not in _GET_AND_HEAD:
             raise method_error(request.command, _GET_AND_HEAD)
         query = request.GET.single
         if self.checked:
             self.check(query)
-        result = self.fn(*request.args, **query)
+        if binding.request_slot is None:
+            result = self.fn(*values, **query)
+        else:
+            result = binding.call(self.fn, request, values, query)
         if self.as_json and not isinstance(result, Response):
             return Response.json(result)
         return result
@@ -240,18 +565,108 @@ def _folder_shim(handler: Handler) -> Handler:
     return folder
 
 
+# -- building URLs ---------------------------------------------------------------------
+
+
+class _Mount(NamedTuple):
+    """What ``url_for`` needs to know about one registration."""
+
+    where: str
+    parts: tuple[str | None, ...]  # quoted literal components; None: a wildcard
+    values: tuple[_PathValue, ...]  # one per wildcard
+    endpoint: _FunctionEndpoint | None  # checks the query of a @function
+
+
+def _make_mount(
+    where: str,
+    values: Sequence[_PathValue],
+    endpoint: _FunctionEndpoint | None = None,
+    action: str | None = None,
+) -> _Mount:
+    components = where.lstrip("/").split("/")
+    if action is not None:
+        components[-1] = action
+    parts = tuple(
+        None if item == Router.WILDCARD else urllib.parse.quote(item, safe="")
+        for item in components
+    )
+    return _Mount(where, parts, tuple(values), endpoint)
+
+
+def _mount_key(target: object) -> object:
+    """Handlers are found by equality (so ``obj.method`` finds itself again),
+    or by identity when they cannot be hashed."""
+    try:
+        hash(target)
+    except TypeError:
+        return id(target)
+    return target
+
+
+def _build_path(mount: _Mount, name: str, values: Sequence[Any]) -> str:
+    pieces = []
+    last = len(mount.parts) - 1
+    wildcard = 0
+    for index, part in enumerate(mount.parts):
+        if part is not None:
+            pieces.append(part)
+            continue
+        spec, value = mount.values[wildcard], values[wildcard]
+        wildcard += 1
+        text = spec.to_url(value)
+        if not isinstance(text, str):
+            raise TypeError(f"url_for({name}): to_url gave {text!r}, not a str")
+        # kali splits "%2F" like "/" and resolves "." and "..", as 0.0.8 did,
+        # and an empty component inside a path is redirected away: a URL
+        # with such a value would reach another page.
+        if "/" in text or text in (".", "..") or (text == "" and index != last):
+            raise ValueError(
+                f"url_for({name}): {value!r} for {spec.name!r} cannot be a path "
+                "component (it is '.', '..', empty or contains '/'); pass it "
+                "as a query parameter instead"
+            )
+        if spec.is_checked and spec.parse is not None:
+            try:
+                spec.parse(text)
+            except ValueError:
+                raise ValueError(
+                    f"url_for({name}): {value!r} is not a valid value for {spec.name!r}"
+                ) from None
+        pieces.append(urllib.parse.quote(text, safe=""))
+    return "/" + "/".join(pieces)
+
+
+def _encode_query(query: Mapping[str, Any]) -> str:
+    """``k=v&...`` (form encoding); None values are left out and lists or
+    tuples repeat their key."""
+    pairs: list[tuple[str, str]] = []
+    for key, value in query.items():
+        if value is None:
+            continue
+        items = value if isinstance(value, (list, tuple)) else (value,)
+        pairs.extend((key, str(item)) for item in items)
+    return urllib.parse.urlencode(pairs)
+
+
+# -- the router ------------------------------------------------------------------------
+
+
 class Router:
     """A prefix tree of mount points; call it with a Request to dispatch.
 
     ``router(request)`` returns what the chosen handler returns, a redirect
     for a non-canonical path (``/a//b``, ``/a/./b``), and raises HTTPError
-    404 when no mount point matches.
+    404 when no mount point matches. It sets ``request.router`` to itself
+    before calling the handler, so that ``request.url_for`` works.
     """
 
     WILDCARD = "*"
 
     def __init__(self) -> None:
         self.root = RouteNode()
+        # For url_for: each handler's registrations, and each mount point's.
+        self._mounts: dict[object, list[_Mount]] = {}
+        self._mount_points: dict[str, _Mount] = {}
 
     # -- dispatch ------------------------------------------------------------
 
@@ -275,6 +690,7 @@ class Router:
         handler, depth, args = found
         request.mount_depth = depth
         request.args = args
+        request.router = self
         return handler(request)
 
     def find(self, path: list[str]) -> tuple[Handler, int, list[str]] | None:
@@ -307,6 +723,67 @@ class Router:
             return None
         handler, wildcards = best.entry
         return handler, best_depth, [path[i] for i in wildcards]
+
+    # -- building URLs -------------------------------------------------------
+
+    def url_for(self, target: object, /, *values: Any, **query: Any) -> str:
+        """The URL path of ``target``'s route, its wildcards filled with
+        ``values``, plus ``?query`` (``None`` values left out, lists repeated).
+
+        ``target`` is a handler, a ``@function`` function, a ``@servlet`` or
+        ``@service`` class, a service action (``Tasks.do_POST_done``, whose
+        name ends the path) or a mount point string (``'/contacts/*'``). Each
+        value goes through its converter's ``to_url`` (else ``str``) and is
+        percent-quoted as one path segment. Raises ValueError for an unknown
+        target, a target mounted twice with as many wildcards (pass the mount
+        point), a value its converter refuses or that cannot be a path
+        component (``/``, ``.``, ``..``), or, for a ``@function``, a query it
+        would refuse; TypeError for the wrong number of values.
+        """
+        mount, name = self._mount_for(target, len(values))
+        url = _build_path(mount, name, values)
+        endpoint = mount.endpoint
+        if endpoint is not None and endpoint.checked:
+            try:
+                endpoint.check({k: v for k, v in query.items() if v is not None})
+            except RoutingError as error:
+                raise ValueError(f"url_for({name}): {error.message}") from None
+        encoded = _encode_query(query)
+        return url + "?" + encoded if encoded else url
+
+    def _mount_for(self, target: object, count: int) -> tuple[_Mount, str]:
+        if isinstance(target, str):
+            mount = self._mount_points.get(target)
+            if mount is None:
+                raise ValueError(f"url_for: nothing is mounted at {target!r}")
+            candidates = [mount]
+            name = repr(target)
+        else:
+            name = _describe(target)
+            candidates = self._mounts.get(_mount_key(target), [])
+            if not candidates:
+                raise ValueError(f"url_for: {name} is not mounted on this router")
+        fitting = [mount for mount in candidates if len(mount.values) == count]
+        if not fitting:
+            expected = " or ".join(str(len(m.values)) for m in candidates)
+            raise TypeError(
+                f"url_for({name}): {candidates[0].where!r} takes {expected} "
+                f"path values, not {count}"
+            )
+        if len(fitting) > 1:
+            places = ", ".join(repr(mount.where) for mount in fitting)
+            raise ValueError(
+                f"url_for({name}): it is mounted at {places}; pass the mount "
+                "point instead, as in url_for('/some/*', ...)"
+            )
+        return fitting[0], name
+
+    def _remember(
+        self, target: object, mount: _Mount, *, is_mount_point: bool = True
+    ) -> None:
+        self._mounts.setdefault(_mount_key(target), []).append(mount)
+        if is_mount_point:
+            self._mount_points[mount.where] = mount
 
     # -- registration --------------------------------------------------------
 
@@ -352,6 +829,7 @@ class Router:
         self._check_handler(handler)
         node, wildcards = self._claim(where)
         node.entry = (handler, wildcards)
+        self._remember(handler, _make_mount(where, _untyped(wildcards)))
 
     def _folder_claim(self, where: str) -> tuple[RouteNode, tuple[int, ...]]:
         if not isinstance(where, str) or not where.endswith("/"):
@@ -364,12 +842,15 @@ class Router:
         self._check_handler(handler)
         node, wildcards = self._folder_claim(where)
         node.entry = (_folder_shim(handler), wildcards)
+        self._remember(handler, _make_mount(where, _untyped(wildcards)))
 
     def function(self, where: str = "", *, json: bool = False) -> Callable[[F], F]:
         """Decorator: publish ``fn`` at ``where`` (``''`` means ``'/'``).
 
-        Wildcards become positional arguments and query parameters keyword
-        arguments (``fn(*args, **request.GET.single)``). GET and HEAD only
+        Wildcards become positional arguments, converted by their parameters'
+        annotations (404 if one does not convert), and query parameters
+        keyword arguments (``fn(*args, **request.GET.single)``, as text); a
+        parameter named ``request`` gets the Request. GET and HEAD only
         (others: 405); a path suffix is 404; an unknown or missing query
         parameter is 400. With ``json=True`` a return value that is not a
         Response is sent as JSON. ``where`` ending in ``/`` also redirects
@@ -387,6 +868,7 @@ class Router:
             node.entry = (endpoint, wildcards)
             if folder is not None:
                 folder[0].entry = (_folder_shim(_not_found), folder[1])
+            self._remember(fn, _make_mount(spec, endpoint.binding.values, endpoint))
             return fn
 
         return decorate
@@ -394,22 +876,27 @@ class Router:
     def servlet(self, where: str, allow_suffix: bool = False) -> Callable[[C], C]:
         """Class decorator: each request calls ``cls(*args).do_<METHOD>(request)``.
 
-        HEAD uses ``do_HEAD`` or else ``do_GET``. A method the class lacks is
-        405 with ``allow``; a path suffix is 404 unless ``allow_suffix``.
-        Returns the class, so decorators stack.
+        The constructor's parameters receive the wildcards, converted by
+        their annotations (404 if one does not convert), and a parameter
+        named ``request`` the Request. HEAD uses ``do_HEAD`` or else
+        ``do_GET``. A method the class lacks is 405 with ``allow``; a path
+        suffix is 404 unless ``allow_suffix``. Returns the class, so
+        decorators stack.
         """
 
         def decorate(cls: C) -> C:
             if not isinstance(cls, type):
                 raise ValueError(f"@servlet decorates a class, not {cls!r}")
             node, wildcards = self._claim(where)
+            binding = _class_binding(cls, len(wildcards))
 
             def servlet(request: Request) -> Any:
                 if request.has_suffix() and not allow_suffix:
                     raise RoutingError(404)
-                return _call_method(cls, "", request)
+                return _call_method(cls, binding, "", request)
 
             node.entry = (servlet, wildcards)
+            self._remember(cls, _make_mount(where, binding.values))
             return cls
 
         return decorate
@@ -417,9 +904,9 @@ class Router:
     def service(self, where: str) -> Callable[[C], C]:
         """Class decorator for a folder of named actions: ``where`` ends with
         ``/`` and ``<where>NAME`` calls ``cls(*args).do_<METHOD>_NAME(request)``
-        (HEAD falls back to ``do_GET_NAME``). A NAME without any such method,
-        or a deeper path, is 404; a NAME lacking this method is 405.
-        Returns the class.
+        (HEAD falls back to ``do_GET_NAME``); the constructor is called as for
+        :meth:`servlet`. A NAME without any such method, or a deeper path, is
+        404; a NAME lacking this method is 405. Returns the class.
         """
         if not isinstance(where, str) or not where.endswith("/"):
             raise ValueError(f"A service mounts at a folder ending with '/': {where!r}")
@@ -427,14 +914,24 @@ class Router:
         def decorate(cls: C) -> C:
             if not isinstance(cls, type):
                 raise ValueError(f"@service decorates a class, not {cls!r}")
+            node, wildcards = self._folder_claim(where)
+            binding = _class_binding(cls, len(wildcards))
 
             def service(request: Request) -> Any:
                 suffix = request.path_suffix()
                 if len(suffix) != 1:
                     raise RoutingError(404)
-                return _call_method(cls, "_" + suffix[0], request)
+                return _call_method(cls, binding, "_" + suffix[0], request)
 
-            self.delegate_folder(where, service)
+            node.entry = (_folder_shim(service), wildcards)
+            self._remember(cls, _make_mount(where, binding.values))
+            for action, name in _service_actions(cls):
+                mount = _make_mount(where, binding.values, action=name)
+                self._remember(action, mount, is_mount_point=False)
             return cls
 
         return decorate
+
+
+def _untyped(wildcards: tuple[int, ...]) -> tuple[_PathValue, ...]:
+    return _Binding.untyped(len(wildcards)).values

@@ -148,6 +148,8 @@ def test_router_returns_the_handlers_value_and_sets_request_fields():
     request = Request("GET", "/p/q/r", "HTTP/1.0")
     assert router(request) == ["raw", "q"]
     assert request.mount_depth == 2 and request.args == ["q"]
+    assert request.router is router  # for request.url_for
+    assert Request("GET", "/", "HTTP/1.0").router is None
     # As in 0.0.8, no match is answered with a 404 page, not an exception.
     missing = router(Request("GET", "/nothing", "HTTP/1.0"))
     assert isinstance(missing, Response) and missing.code == 404
