@@ -7,8 +7,10 @@ import pytest
 
 from kali import Bag, FileUpload, Fragment, Markup, Template, flatten
 from kali.forms import (
+    BLANKABLE,
     DATE,
     NULLABLE,
+    TYPICAL,
     Checkbox,
     DecimalLens,
     EmailEntry,
@@ -130,17 +132,22 @@ def test_entry_last_value_wins():
 
 def test_memo_html():
     assert html(Memo(rows=3).i2h("notes", "a <b> & c")) == (
-        '<textarea rows="3" type="text" name="notes">a &lt;b&gt; &amp; c</textarea>'
+        '<textarea rows="3" name="notes">a &lt;b&gt; &amp; c</textarea>'
     )
+
+
+@pytest.mark.parametrize("key", ["type", "TYPE", "_type"])
+def test_memo_never_writes_a_type_attribute(key):
+    memo = Memo(**{key: "text", "label": "Notes"})
+    for out in (memo.i2h("n", "x"), memo.render("n", "x"), memo.render_parts("n", "")):
+        assert "type=" not in html(out).lower()
 
 
 def test_memo_cannot_be_closed_by_input_and_keeps_a_leading_newline():
     assert html(Memo().i2h("m", "</textarea><script>")) == (
-        '<textarea type="text" name="m">&lt;/textarea&gt;&lt;script&gt;</textarea>'
+        '<textarea name="m">&lt;/textarea&gt;&lt;script&gt;</textarea>'
     )
-    assert html(Memo().i2h("m", "\nfirst")) == (
-        '<textarea type="text" name="m">\n\nfirst</textarea>'
-    )
+    assert html(Memo().i2h("m", "\nfirst")) == '<textarea name="m">\n\nfirst</textarea>'
 
 
 # -- labels and ids --------------------------------------------------------------
@@ -167,8 +174,7 @@ def test_explicit_id_is_kept_and_used_by_the_label():
 
 def test_memo_and_pick_labels():
     assert html(Memo(label="Notes").i2h("notes", "")) == (
-        '<label for="notes">Notes</label>'
-        ' <textarea id="notes" type="text" name="notes"></textarea>'
+        '<label for="notes">Notes</label> <textarea id="notes" name="notes"></textarea>'
     )
     out = html(Pick(ListLens(["a"]), label="Kind").i2h("kind", ""))
     assert out.startswith(
@@ -514,6 +520,105 @@ def test_a_subclass_may_override_either_spelling():
     assert new.p2i("x", post(("x", "y"))) == "y"
     assert new.i2h("x", "") == "<new>"
     assert new.i2n("abc") == "ABC"
+
+
+@pytest.mark.parametrize(
+    "cls",
+    [Entry, Memo, NumberEntry, EmailEntry, Hidden, Pick, RadioGroup, Checkbox, Upload],
+)
+def test_old_names_are_the_same_functions_as_the_new(cls):
+    assert cls.n2i is cls.to_text
+    assert cls.p2i is cls.from_form
+    assert cls.i2h is cls.render
+    assert cls.i2n is cls.to_native
+
+
+class OldEntry(Entry):
+    """A kali 0.0.8 subclass of a standard element: only the old names."""
+
+    def n2i(self, value):
+        return "n2i:" + super().n2i(value)
+
+    def p2i(self, name, POST):  # noqa: N803
+        return "p2i:" + super().p2i(name, POST)
+
+    def i2h(self, name, intermediate):
+        return Fragment(["<i2h>", super().i2h(name, intermediate)])
+
+    def i2n(self, intermediate):
+        return "i2n:" + super().i2n(intermediate)
+
+
+def test_overriding_old_names_of_a_standard_element_takes_effect_everywhere():
+    from kali.forms import Form, render_form
+
+    element = OldEntry(lens=BLANKABLE)
+    assert element.to_text("a") == "n2i:a"
+    assert element.from_form("x", post(("x", "b"))) == "p2i:b"
+    assert html(element.render("x", "c")).startswith("<i2h><input")
+    assert element.to_native(" d ") == "i2n:d"
+    # What kali calls: Form uses the readable names.
+    form = Form({"x": element})
+    assert form.from_native({"x": "a"}) == {"x": "n2i:a"}
+    posted = form.parse(post(("x", "b")))
+    assert posted.intermediate == {"x": "p2i:b"} and posted.native == {"x": "i2n:p2i:b"}
+    assert html(form.render({"x": "c"})["x"]).startswith("<i2h><input")
+    assert "<i2h><input" in html(render_form({"x": element}, {"x": "c"}))
+
+
+def test_overriding_new_names_below_old_ones_takes_effect_under_the_old_names():
+    class NewerEntry(OldEntry):
+        def to_text(self, native):
+            return "to_text:" + super().to_text(native)
+
+        def render(self, name, intermediate):
+            return Fragment(["<render>", super().render(name, intermediate)])
+
+    element = NewerEntry(lens=BLANKABLE)
+    assert element.n2i("a") == element.to_text("a") == "to_text:n2i:a"
+    assert html(element.i2h("x", "c")).startswith("<render><i2h><input")
+    assert element.i2n("d") == "i2n:d"  # inherited as it was
+
+
+def test_render_parts_gives_label_and_control_and_takes_attributes():
+    entry = Entry(label="Name", **{"aria-describedby": "hint"})
+    label, control = entry.render_parts(
+        "name", "x", {"aria-describedby": "name-error", "required": None}
+    )
+    assert html(label) == '<label for="name">Name</label>'
+    assert html(control) == (
+        '<input type="text" id="name" aria-describedby="hint name-error"'
+        ' name="name" value="x" required/>'
+    )
+    assert not entry.renders_whole() and OldEntry().renders_whole()
+    label, control = Checkbox(label="VIP").render_parts("v", True)
+    assert html(label) == ""
+    assert html(control) == (
+        '<input type="checkbox" id="v" name="v" value="on" checked/>'
+        ' <label for="v">VIP</label>'
+    )
+    with pytest.raises(NotImplementedError):
+        FormElement().render_parts("x", "")
+
+
+def test_is_required_and_is_hidden():
+    assert Entry().is_required() and not Entry(lens=BLANKABLE).is_required()
+    assert not Hidden(lens=TYPICAL).is_required() and Hidden().is_hidden()
+    assert Entry(type="HIDDEN").is_hidden() and not Memo(type="hidden").is_hidden()
+    assert Pick(ListLens(["a"]), "choose.").is_required()
+    assert not Pick(ListLens(["a"])).is_required()
+    assert not Pick(ListLens(["a"]), multiple=True).is_required()
+    assert RadioGroup(ListLens(["a"]), "choose.").is_required()
+    assert Checkbox(required="tick.").is_required() and not Checkbox().is_required()
+    assert Upload(required="a file.").is_required() and not Upload().is_required()
+    assert not FormElement().is_required() and not FormElement().is_hidden()
+    assert Upload.needs_multipart and not Entry.needs_multipart
+
+
+def test_decimal_entry_shows_its_places():
+    entry = NumberEntry(lens=DecimalLens(places=2))
+    assert entry.to_text(89.9) == "89.90"
+    assert html(entry.render("p", entry.to_text(89.9))).endswith('value="89.90"/>')
 
 
 # -- error lists -----------------------------------------------------------------------

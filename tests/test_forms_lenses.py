@@ -26,6 +26,7 @@ from kali.forms import (
     Test,
     ValidationError,
 )
+from kali.forms.lenses import DATE_ERROR, refuses_blank
 
 
 def message_of(lens, text):
@@ -153,13 +154,22 @@ def test_date_garbage_is_a_validation_error_not_none(text):
 
 
 @pytest.mark.parametrize(
-    "text", ["2023-02-29", "2024-04-31", "2024-13-01", "2024-00-10"]
+    "text", ["2023-02-29", "2024-04-31", "2024-13-01", "2024-00-10", "0000-01-01"]
 )
-def test_impossible_date_gives_pythons_message(text):
+def test_impossible_date_gives_the_same_message_as_garbage(text):
     year, month, day = map(int, text.split("-"))
-    with pytest.raises(ValueError) as python:
+    with pytest.raises(ValueError):
         datetime.date(year, month, day)
-    assert message_of(DATE, text) == python.value.args[0]
+    assert message_of(DATE, text) == DATE_ERROR
+    assert DATE_ERROR == "does not look like a date (YYYY-MM-DD)."
+
+
+def test_date_message_can_be_chosen_and_reaches_every_wrapper():
+    lens = DateLens(error="is not a day.")
+    assert message_of(lens, "2023-02-29") == "is not a day."
+    assert message_of(lens, "soon") == "is not a day."
+    assert message_of(Required(DATE), "2023-02-30") == DATE_ERROR
+    assert message_of(Nullable(DATE), "x") == DATE_ERROR
 
 
 # -- IntegerLens and DecimalLens ------------------------------------------------
@@ -298,3 +308,138 @@ def test_list_lens():
 def test_list_lens_refuses_non_str_options():
     with pytest.raises(TypeError):
         ListLens(["a", 1])
+
+
+# -- readable names and the 0.0.8 aliases ------------------------------------------
+
+
+def test_readable_names_and_old_names_are_the_same_functions():
+    for cls in (
+        StringLens,
+        Test,
+        Nullable,
+        Required,
+        DateLens,
+        IntegerLens,
+        DecimalLens,
+        EmailLens,
+        EnumLens,
+        ListLens,
+    ):
+        assert cls.string_for_browser is cls.to_text, cls
+        assert cls.native_from_string is cls.to_native, cls
+    assert DATE.to_native(" 2024-02-29 ") == datetime.date(2024, 2, 29)
+    assert DATE.to_text(datetime.date(2024, 2, 29)) == "2024-02-29"
+
+
+class OldStyle(StringLens):
+    """A 0.0.8 subclass: overrides the old names only."""
+
+    def string_for_browser(self, n):
+        return "old:" + super().string_for_browser(n)
+
+    def native_from_string(self, s):
+        return "old:" + super().native_from_string(s)
+
+
+class NewStyle(OldStyle):
+    """A newer subclass of it: overrides the readable names only."""
+
+    def to_text(self, n):
+        return "new:" + super().to_text(n)
+
+    def to_native(self, s):
+        return "new:" + super().to_native(s)
+
+
+def test_overriding_the_old_names_takes_effect_under_the_new_ones():
+    lens = OldStyle()
+    assert lens.to_text("a") == lens.string_for_browser("a") == "old:a"
+    assert lens.to_native(" a ") == lens.native_from_string(" a ") == "old:a"
+    # What kali itself calls (the element) runs the override too.
+    from kali.forms import Entry
+
+    assert Entry(lens=lens).to_text("a") == "old:a"
+    assert Entry(lens=lens).to_native("b") == "old:b"
+
+
+def test_overriding_the_new_names_takes_effect_under_the_old_ones():
+    lens = NewStyle()
+    assert lens.string_for_browser("a") == lens.to_text("a") == "new:old:a"
+    assert lens.native_from_string("a") == lens.to_native("a") == "new:old:a"
+
+
+def test_a_lens_written_against_the_new_names_from_scratch():
+    class Upper(Lens):
+        def to_text(self, n):
+            return "" if n is None else n.lower()
+
+        def to_native(self, s):
+            if not s:
+                raise ValidationError("needed.")
+            return s.upper()
+
+    lens = Upper()
+    assert lens.native_from_string("ab") == "AB"
+    assert lens.string_for_browser("AB") == "ab"
+    assert refuses_blank(lens)
+
+
+@pytest.mark.parametrize(
+    "lens, refuses",
+    [
+        (BLANKABLE, False),
+        (NULLABLE, False),
+        (TYPICAL, True),
+        (DATE, False),
+        (Required(DATE), True),
+        (IntegerLens(), False),
+        (Required(IntegerLens()), True),
+        (Test(r"[a-z]+", error="letters."), True),
+        (Test(r"[a-z]*", error="letters."), False),
+        (EnumLens(["a"]), False),
+        (ListLens(["a"]), False),
+    ],
+)
+def test_refuses_blank(lens, refuses):
+    assert refuses_blank(lens) is refuses
+
+
+# -- DecimalLens shows its places -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "native, text",
+    [
+        (89.9, "89.90"),
+        ("89.9", "89.90"),
+        (Decimal("89.9"), "89.90"),
+        (89, "89.00"),
+        (Decimal("0"), "0.00"),
+        (Decimal("-3.5"), "-3.50"),
+        (Decimal("1E+2"), "100.00"),
+        (0.1, "0.10"),
+        (Decimal("1.234"), "1.234"),  # more places: shown in full, not rounded
+        (Decimal("1E+40"), "1" + "0" * 40 + ".00"),  # beyond the context precision
+        (Decimal("9" * 60), "9" * 60 + ".00"),
+        (1e30, "1" + "0" * 30 + ".00"),
+        (7.0, "7.00"),
+        (None, ""),
+        ("not a number", "not a number"),
+        (float("nan"), "nan"),
+        (True, "True"),
+    ],
+)
+def test_decimal_shows_its_configured_places(native, text):
+    assert DecimalLens(places=2).to_text(native) == text
+
+
+def test_decimal_places_round_trip_and_without_places_plain_notation():
+    money = DecimalLens(places=2)
+    assert money.to_native(money.to_text(89.9)) == Decimal("89.90")
+    assert DecimalLens(places=0).to_text(7.0) == "7"
+    assert DecimalLens().to_text(Decimal("1E-7")) == "0.0000001"
+    assert DecimalLens().to_text(89.9) == "89.9"
+    assert DecimalLens().to_native(DecimalLens().to_text(Decimal("1E-7"))) == Decimal(
+        "1E-7"
+    )

@@ -14,8 +14,15 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from ..iolist import Fragment
-from .elements import FormElement, make_attributes, read_text, read_texts
-from .lenses import ChoiceLens, ValidationError
+from .elements import (
+    Attributes,
+    FormElement,
+    make_attributes,
+    merge_attributes,
+    read_text,
+    read_texts,
+)
+from .lenses import ChoiceLens, ValidationError, refuses_blank
 from .widgets import escape_text, option, render_label, tag
 
 __all__ = ["Checkbox", "Pick", "RadioGroup"]
@@ -76,29 +83,37 @@ class Pick(FormElement):
         """Kept from kali 0.0.8, where it was declared but never used."""
         raise NotImplementedError(type(self))
 
-    def i2h(self, name: str, intermediate: Any) -> Any:
+    def render_parts(
+        self, name: str, intermediate: Any, attributes: Attributes | None = None
+    ) -> tuple[Any, Any]:
         options = [option(*o) for o in self.option_tags(intermediate)]
-        attributes = {**self._id(name), **self.attributes, "name": name}
-        return self._labelled(name, tag("select", attributes, options))
+        own = {**self._id(name), **self.attributes, "name": name}
+        control = tag("select", merge_attributes(own, attributes or {}), options)
+        return self.render_label(name), control
 
-    def n2i(self, value: Any) -> Any:
+    def to_text(self, native: Any) -> Any:
         if not self.multiple:
-            return self.lens.string_for_browser(value)
-        if value is None:
+            return self.lens.to_text(native)
+        if native is None:
             return set()
-        return set(map(self.lens.string_for_browser, value))
+        return set(map(self.lens.to_text, native))
 
-    def p2i(self, name: str, POST: Any) -> Any:  # noqa: N803
+    def from_form(self, name: str, form: Any) -> Any:
         if self.multiple:
-            return read_texts(POST, name)
-        return read_text(POST, name)
+            return read_texts(form, name)
+        return read_text(form, name)
 
-    def i2n(self, intermediate: Any) -> Any:
+    def to_native(self, intermediate: Any) -> Any:
         if self.required and not intermediate:
             raise ValidationError(self.required)
         if self.multiple:
-            return set(map(self.lens.native_from_string, intermediate))
-        return self.lens.native_from_string(intermediate)
+            return set(map(self.lens.to_native, intermediate))
+        return self.lens.to_native(intermediate)
+
+    def is_required(self) -> bool:
+        if self.required:
+            return True
+        return not self.multiple and refuses_blank(self.lens)
 
 
 class RadioGroup(FormElement):
@@ -123,38 +138,60 @@ class RadioGroup(FormElement):
         self.label = label
         self.attributes = make_attributes(kwargs)
 
-    def n2i(self, value: Any) -> Any:
-        return self.lens.string_for_browser(value)
+    def to_text(self, native: Any) -> Any:
+        return self.lens.to_text(native)
 
-    def p2i(self, name: str, POST: Any) -> Any:  # noqa: N803
-        return read_text(POST, name)
+    def from_form(self, name: str, form: Any) -> Any:
+        return read_text(form, name)
 
-    def i2h(self, name: str, intermediate: Any) -> Any:
+    def render_parts(
+        self, name: str, intermediate: Any, attributes: Attributes | None = None
+    ) -> tuple[Any, Any]:
+        """The buttons, in a ``<fieldset>`` whose ``<legend>`` is the label.
+
+        The group has no separate ``<label>``. Extra ``aria-*`` attributes go
+        on the fieldset (as a ``radiogroup``), others on every button.
+        """
+        extra = attributes or {}
+        group = {k: v for k, v in extra.items() if k.startswith("aria-")}
+        each = {k: v for k, v in extra.items() if not k.startswith("aria-")}
         base_id = self.element_id(name)
         own = {k: v for k, v in self.attributes.items() if k != "id"}
         out = Fragment()
         for number, (value, label) in enumerate(self.lens.string_pairs()):
             button_id = f"{base_id}-{number}"
-            attributes: dict[str, Any] = {
+            button: dict[str, Any] = {
                 "type": "radio",
                 "id": button_id,
                 **own,
+                **each,
                 "name": name,
                 "value": value,
             }
             if value == intermediate:
-                attributes["checked"] = None
-            control = tag("input", attributes, None)
+                button["checked"] = None
+            control = tag("input", button, None)
             out.extend((control, " ", render_label(button_id, label), " "))
-        if self.label is None:
-            return out
-        legend = tag("legend", {}, escape_text(self.label))
-        return tag("fieldset", {"id": base_id}, Fragment([legend, out]))
+        if self.label is None and not group:
+            return Fragment(), out
+        fieldset: dict[str, Any] = {"id": base_id}
+        if group:
+            fieldset["role"] = "radiogroup"
+            fieldset.update(group)
+            if "required" in each:
+                fieldset["aria-required"] = "true"
+        content = out
+        if self.label is not None:
+            content = Fragment([tag("legend", {}, escape_text(self.label)), out])
+        return Fragment(), tag("fieldset", fieldset, content)
 
-    def i2n(self, intermediate: Any) -> Any:
+    def to_native(self, intermediate: Any) -> Any:
         if self.required and not intermediate:
             raise ValidationError(self.required)
-        return self.lens.native_from_string(intermediate)
+        return self.lens.to_native(intermediate)
+
+    def is_required(self) -> bool:
+        return bool(self.required) or refuses_blank(self.lens)
 
 
 class Checkbox(FormElement):
@@ -178,14 +215,17 @@ class Checkbox(FormElement):
         self.label = label
         self.attributes = make_attributes(kwargs)
 
-    def n2i(self, value: Any) -> Any:
-        return bool(value)
+    def to_text(self, native: Any) -> Any:
+        return bool(native)
 
-    def p2i(self, name: str, POST: Any) -> Any:  # noqa: N803
-        return self.value in read_texts(POST, name)
+    def from_form(self, name: str, form: Any) -> Any:
+        return self.value in read_texts(form, name)
 
-    def i2h(self, name: str, intermediate: Any) -> Any:
-        attributes: dict[str, Any] = {
+    def render_parts(
+        self, name: str, intermediate: Any, attributes: Attributes | None = None
+    ) -> tuple[Any, Any]:
+        """The box, followed by its ``<label>`` (both in the control part)."""
+        own: dict[str, Any] = {
             "type": "checkbox",
             **self._id(name),
             **self.attributes,
@@ -193,13 +233,16 @@ class Checkbox(FormElement):
             "value": self.value,
         }
         if intermediate:
-            attributes["checked"] = None
-        control = tag("input", attributes, None)
+            own["checked"] = None
+        control = tag("input", merge_attributes(own, attributes or {}), None)
         if self.label is None:
-            return control
-        return Fragment([control, " ", self.render_label(name)])
+            return Fragment(), control
+        return Fragment(), Fragment([control, " ", self.render_label(name)])
 
-    def i2n(self, intermediate: Any) -> Any:
+    def to_native(self, intermediate: Any) -> Any:
         if self.required and not intermediate:
             raise ValidationError(self.required)
         return bool(intermediate)
+
+    def is_required(self) -> bool:
+        return bool(self.required)

@@ -1,15 +1,23 @@
 """Form elements: one kind of field, from stored value to HTML and back.
 
 A :class:`FormElement` carries a field's value through four states, with one
-method per step (the kali 0.0.8 names, then the readable aliases):
+method per step (the readable name, then kali 0.0.8's, which still works):
 
-==========================  ===============================================
-``n2i(native)``             stored value -> *intermediate* (``to_text``)
-``p2i(name, form)``         posted form data -> intermediate (``from_form``)
-``i2h(name, intermediate)`` intermediate -> trusted HTML (``render``)
-``i2n(intermediate)``       intermediate -> native value (``to_native``);
-                            may raise :class:`~kali.forms.lenses.ValidationError`
-==========================  ===============================================
+==================================  =======================================
+``to_text(native)``                 stored value -> *intermediate* (``n2i``)
+``from_form(name, form)``           posted form data -> intermediate (``p2i``)
+``render(name, intermediate)``      intermediate -> trusted HTML (``i2h``)
+``to_native(intermediate)``         intermediate -> native value (``i2n``);
+                                    may raise
+                                    :class:`~kali.forms.lenses.ValidationError`
+==================================  =======================================
+
+A subclass may override either name of a pair; the one it defines serves
+both (:mod:`kali.forms.aliases`). The elements here also split ``render``
+into ``render_parts(name, intermediate, attributes)``, which gives the label
+and the control separately and takes extra attributes for the control: the
+form renderer (:mod:`kali.forms.rendering`) uses it to lay fields out and to
+mark errors (``aria-invalid``).
 
 The intermediate value is what the user typed, exactly: that is how a form
 with an error comes back with every field as the user left it. An element
@@ -31,20 +39,16 @@ from __future__ import annotations
 
 import decimal
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Optional
 
 from ..iolist import Fragment
-from .lenses import (
-    BLANKABLE,
-    EMAIL,
-    TYPICAL,
-    DecimalLens,
-    IntegerLens,
-    Lens,
-)
+from .aliases import link_aliases
+from .lenses import BLANKABLE, EMAIL, TYPICAL, Lens, refuses_blank
+from .numbers import DecimalLens, IntegerLens
 from .widgets import escape_text, render_label, tag
 
 __all__ = [
+    "Attributes",
     "EmailEntry",
     "Entry",
     "FormElement",
@@ -52,6 +56,7 @@ __all__ = [
     "Memo",
     "NumberEntry",
     "make_attributes",
+    "merge_attributes",
     "read_text",
     "read_texts",
 ]
@@ -83,65 +88,125 @@ def make_attributes(kwargs: Mapping[str, Any]) -> dict[str, str]:
     return {key.lstrip("_"): str(value) for key, value in kwargs.items()}
 
 
+#: Extra attributes for a control, from the renderer: value None is a bare
+#: attribute (``required``).
+Attributes = Mapping[str, Optional[str]]
+
+
+def merge_attributes(own: Mapping[str, Any], extra: Attributes) -> dict[str, Any]:
+    """``own`` attributes updated with ``extra``, joining ``aria-describedby``.
+
+    An element's own ``aria-describedby`` (a hint, say) is kept beside the
+    renderer's (the error message), as the attribute takes a list of ids.
+    """
+    merged = {**own, **extra}
+    key = "aria-describedby"
+    if own.get(key) and extra.get(key):
+        merged[key] = f"{own[key]} {extra[key]}"
+    return merged
+
+
 class FormElement:
     """The behaviour of one kind of form field; subclasses fill in four methods.
 
-    A subclass overrides either the kali 0.0.8 names (``n2i``, ``p2i``,
-    ``i2h``, ``i2n``) or the readable ones (``to_text``, ``from_form``,
-    ``render``, ``to_native``): each pair calls the other. ``label``, when
-    set, is the human name of the field; elements then render a ``<label>``
-    wired to the control's ``id`` (the ``id`` attribute, else the field name).
+    A subclass overrides either the readable names (``to_text``,
+    ``from_form``, ``render``, ``to_native``) or kali 0.0.8's (``n2i``,
+    ``p2i``, ``i2h``, ``i2n``): whichever it defines serves both. Instead of
+    ``render`` it may define ``render_parts`` (label and control apart, with
+    extra attributes), which ``render`` and the form renderer then use; a
+    class that overrides ``render`` or ``i2h`` is shown as it renders itself
+    (see :meth:`renders_whole`).
+    ``label``, when set, is the human name of the field; elements then render
+    a ``<label>`` wired to the control's ``id`` (the ``id`` attribute, else
+    the field name).
     """
+
+    #: (readable name, kali 0.0.8 name): whichever a subclass defines serves both.
+    ALIASES = (
+        ("to_text", "n2i"),
+        ("from_form", "p2i"),
+        ("render", "i2h"),
+        ("to_native", "i2n"),
+    )
 
     #: Set by the constructor of elements that support it; None means "no label".
     label: str | None = None
     #: HTML attributes of the control, as given to the constructor (the
     #: elements here always set it; a custom element may leave it out).
     attributes: dict[str, str]
+    #: True for elements that need ``enctype="multipart/form-data"`` (files).
+    needs_multipart = False
 
-    def n2i(self, value: Any) -> Any:
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        link_aliases(cls, FormElement.ALIASES)
+
+    def to_text(self, native: Any) -> Any:
         """Return the intermediate value for a native (stored) value."""
-        if type(self).to_text is not FormElement.to_text:
-            return self.to_text(value)
         raise NotImplementedError(type(self))
 
-    def p2i(self, name: str, POST: Any) -> Any:  # noqa: N803 (0.0.8 name)
+    def from_form(self, name: str, form: Any) -> Any:
         """Return the intermediate value posted for field ``name``.
 
         This must not fail, and must keep whatever the user entered, however
         wrong, so that it can be shown again.
         """
-        if type(self).from_form is not FormElement.from_form:
-            return self.from_form(name, POST)
         raise NotImplementedError(type(self))
-
-    def i2h(self, name: str, intermediate: Any) -> Any:
-        """Return trusted HTML (an iolist) showing the intermediate value."""
-        if type(self).render is not FormElement.render:
-            return self.render(name, intermediate)
-        raise NotImplementedError(type(self))
-
-    def i2n(self, intermediate: Any) -> Any:
-        """Return the native value; raise ValidationError when it is unacceptable."""
-        if type(self).to_native is not FormElement.to_native:
-            return self.to_native(intermediate)
-        raise NotImplementedError(type(self))
-
-    def to_text(self, native: Any) -> Any:
-        """Readable name for :meth:`n2i`."""
-        return self.n2i(native)
-
-    def from_form(self, name: str, form: Any) -> Any:
-        """Readable name for :meth:`p2i`."""
-        return self.p2i(name, form)
 
     def render(self, name: str, intermediate: Any) -> Any:
-        """Readable name for :meth:`i2h`."""
-        return self.i2h(name, intermediate)
+        """Return trusted HTML (an iolist) showing the intermediate value.
+
+        By default: the parts from :meth:`render_parts`, label first.
+        """
+        label, control = self.render_parts(name, intermediate)
+        if not label:
+            return control
+        return Fragment([label, " ", control])
 
     def to_native(self, intermediate: Any) -> Any:
-        """Readable name for :meth:`i2n`."""
-        return self.i2n(intermediate)
+        """Return the native value; raise ValidationError when it is unacceptable."""
+        raise NotImplementedError(type(self))
+
+    #: kali 0.0.8's names for the four methods above.
+    n2i = to_text
+    p2i = from_form
+    i2h = render
+    i2n = to_native
+
+    def render_parts(
+        self, name: str, intermediate: Any, attributes: Attributes | None = None
+    ) -> tuple[Any, Any]:
+        """Return ``(label, control)``: trusted HTML for each.
+
+        ``label`` is the ``<label for=...>`` (empty when the element has no
+        label, or places it inside the control, as a group's ``<legend>``);
+        ``attributes`` are added to the control, such as ``aria-invalid``.
+        """
+        raise NotImplementedError(type(self))
+
+    def renders_whole(self) -> bool:
+        """Whether this element writes its HTML in ``render`` (or ``i2h``)
+        rather than in ``render_parts``.
+
+        True when the nearest class defining either defines only ``render``:
+        a custom element, or a subclass that overrides ``i2h`` of a standard
+        one. The form renderer then shows ``render``'s HTML as it is.
+        """
+        for cls in type(self).__mro__:
+            own = vars(cls)
+            if "render_parts" in own:
+                return False
+            if "render" in own:
+                return True
+        return False  # pragma: no cover (FormElement defines both)
+
+    def is_required(self) -> bool:
+        """Whether the field refuses to be left empty (for ``required``)."""
+        return False
+
+    def is_hidden(self) -> bool:
+        """Whether the field is invisible (an ``<input type="hidden">``)."""
+        return False
 
     def element_id(self, name: str) -> str:
         """The control's ``id``: the ``id`` attribute, else the field name."""
@@ -163,11 +228,6 @@ class FormElement:
             return {}
         return {"id": name}
 
-    def _labelled(self, name: str, control: Any) -> Any:
-        if self.label is None:
-            return control
-        return Fragment([self.render_label(name), " ", control])
-
 
 class Entry(FormElement):
     """A one-line ``<input>`` (type ``text`` unless an attribute says otherwise).
@@ -188,14 +248,23 @@ class Entry(FormElement):
         self.attributes = make_attributes(kwargs)
         self.maxlength = int(self.attributes.get("maxlength", 0))
 
-    def n2i(self, value: Any) -> Any:
-        return self.lens.string_for_browser(value)
+    def to_text(self, native: Any) -> Any:
+        return self.lens.to_text(native)
 
-    def p2i(self, name: str, POST: Any) -> Any:  # noqa: N803
-        intermediate = read_text(POST, name)
+    def from_form(self, name: str, form: Any) -> Any:
+        intermediate = read_text(form, name)
         if self.maxlength and len(intermediate) > self.maxlength:
             intermediate = intermediate[: self.maxlength]
         return intermediate
+
+    def to_native(self, intermediate: Any) -> Any:
+        return self.lens.to_native(intermediate)
+
+    def is_required(self) -> bool:
+        return not self.is_hidden() and refuses_blank(self.lens)
+
+    def is_hidden(self) -> bool:
+        return self.attributes.get("type", self.input_type).lower() == "hidden"
 
     def _input_attributes(self, name: str, intermediate: Any) -> dict[str, Any]:
         return {
@@ -206,26 +275,36 @@ class Entry(FormElement):
             "value": intermediate,
         }
 
-    def i2h(self, name: str, intermediate: Any) -> Any:
-        control = tag("input", self._input_attributes(name, intermediate), None)
-        return self._labelled(name, control)
-
-    def i2n(self, intermediate: Any) -> Any:
-        return self.lens.native_from_string(intermediate)
+    def render_parts(
+        self, name: str, intermediate: Any, attributes: Attributes | None = None
+    ) -> tuple[Any, Any]:
+        own = self._input_attributes(name, intermediate)
+        control = tag("input", merge_attributes(own, attributes or {}), None)
+        return self.render_label(name), control
 
 
 class Memo(Entry):
-    """A multi-line ``<textarea>``; otherwise just like :class:`Entry`."""
+    """A multi-line ``<textarea>``; otherwise just like :class:`Entry`.
 
-    def i2h(self, name: str, intermediate: Any) -> Any:
+    A ``type`` attribute, which ``<textarea>`` does not have, is never written.
+    """
+
+    def is_hidden(self) -> bool:
+        return False
+
+    def render_parts(
+        self, name: str, intermediate: Any, attributes: Attributes | None = None
+    ) -> tuple[Any, Any]:
         value = escape_text(intermediate)
         # The HTML parser drops one newline right after <textarea>; write an
         # extra one when the text itself starts with a line break, so that it
         # survives the round trip.
         if value.startswith(("\n", "\r")):
             value = "\n" + value
-        attributes = {**self._id(name), **self.attributes, "type": "text", "name": name}
-        return self._labelled(name, tag("textarea", attributes, value))
+        own = {**self._id(name), **self.attributes, "name": name}
+        own = {key: value for key, value in own.items() if key.lower() != "type"}
+        control = tag("textarea", merge_attributes(own, attributes or {}), value)
+        return self.render_label(name), control
 
 
 class NumberEntry(Entry):

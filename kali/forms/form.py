@@ -10,6 +10,9 @@ This is the pure core of the form workflow, usable from any handler::
     else:
         save(posted.native)
 
+or, for the whole ``<form>`` with labels, errors and a button in one call,
+``form.render_form(posted.intermediate, posted.errors, submit="Save")``.
+
 :class:`~kali.forms.Formlet` wraps exactly this in a servlet. Nothing here
 knows HTTP: the input is anything with ``get``/``get_list``, the output is
 values, per-field messages and trusted HTML.
@@ -23,6 +26,7 @@ from typing import Any
 
 from .elements import FormElement
 from .lenses import ValidationError
+from .rendering import render_form
 
 __all__ = ["Form", "SaveError", "Submission", "read_field"]
 
@@ -93,7 +97,7 @@ class Form:
         A field missing from the record reads as None.
         """
         return {
-            key: element.n2i(read_field(native, key))
+            key: element.to_text(read_field(native, key))
             for key, element in self.elements.items()
         }
 
@@ -105,9 +109,9 @@ class Form:
         """
         result = Submission()
         for key, element in self.elements.items():
-            raw = result.intermediate[key] = element.p2i(key, form_data)
+            raw = result.intermediate[key] = element.from_form(key, form_data)
             try:
-                result.native[key] = element.i2n(raw)
+                result.native[key] = element.to_native(raw)
             except ValidationError as error:
                 result.errors[key] = error_message(error)
         return result
@@ -115,9 +119,22 @@ class Form:
     def render(self, intermediate: Mapping[str, Any]) -> dict[str, Any]:
         """Trusted HTML for every field, keyed by field name."""
         return {
-            key: element.i2h(key, intermediate[key])
+            key: element.render(key, intermediate[key])
             for key, element in self.elements.items()
         }
+
+    def render_form(
+        self,
+        intermediate: Mapping[str, Any],
+        errors: Mapping[str, Any] | None = None,
+        **options: Any,
+    ) -> Any:
+        """The whole ``<form>``: labels, controls, errors and a submit button.
+
+        ``options`` are those of :func:`~kali.forms.rendering.render_form`
+        (``submit="Save"``, ``hidden``, ``action``, ``fields``, ``layout``...).
+        """
+        return render_form(self.elements, intermediate, errors, **options)
 
     def labels(self) -> dict[str, str]:
         """Field name -> human label, for the elements that have one."""

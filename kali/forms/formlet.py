@@ -22,6 +22,13 @@ fill in three methods; mount the class with ``@router.servlet(...)``::
             db.commit()
             return Response.redirect("/people")
 
+Without a ``display`` method the Formlet shows a plain page of its own: a
+heading (``title``) and the whole form from :meth:`Formlet.render_form`,
+with labels, a message beside each wrong field and a ``submit_label``
+button. Override ``render_field`` to change one field's HTML, or
+``display`` (calling ``self.render_form(errors)`` for the form) to put it in
+the app's own page.
+
 A GET shows the record; a POST converts and validates every field and, on
 any error, shows the form again with the user's own input and a message per
 field; otherwise it calls ``save``, which may still refuse with
@@ -38,14 +45,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ..iolist import Markup
+from ..iolist import Fragment, Markup
 from ..request import Request
 from ..response import Response
 from ..routing import Servlet
 from .elements import FormElement
 from .form import Form, SaveError
 from .guard import SubmitGuard, TokenState
-from .widgets import render_errors
+from .rendering import FieldView, render_field, render_form
+from .widgets import escape_text, render_errors
 
 __all__ = ["Formlet"]
 
@@ -68,6 +76,10 @@ class Formlet(Servlet):
 
     #: A subclass may also set the guard as a class attribute.
     guard: SubmitGuard | None = None
+    #: The heading and page title of the default :meth:`display`.
+    title = "Form"
+    #: The text of the submit button that :meth:`render_form` writes.
+    submit_label = "Save"
 
     def __init__(
         self,
@@ -80,6 +92,7 @@ class Formlet(Servlet):
         if guard is not None:
             self.guard = guard
         self._token = ""
+        self._intermediate: dict[str, Any] = {}
 
     # -- to fill in ------------------------------------------------------
 
@@ -97,9 +110,13 @@ class Formlet(Servlet):
         guard, the guard's field name to the hidden token input); ``errors``
         maps field names to messages, and is empty on the first display.
         Inserted in a template as ``{errors}``, it gives ``name: message``
-        lines; :meth:`render_errors` gives an HTML list.
+        lines; :meth:`render_errors` gives an HTML list, and
+        :meth:`render_form` the whole form.
+
+        By default: a page headed ``title`` around :meth:`render_form`
+        (``fields`` is then empty: the renderer writes the fields itself).
         """
-        raise NotImplementedError(type(self))
+        return self.render_page(self.render_form(errors))
 
     def semantic_checks(self, native: dict[str, Any], errors: dict[str, Any]) -> None:
         """Check the fields against each other; add messages to ``errors``.
@@ -141,14 +158,56 @@ class Formlet(Servlet):
             labels[self.guard.field_name] = ""
         return render_errors(errors, labels)
 
+    def render_form(
+        self, errors: Mapping[str, Any] | None = None, **options: Any
+    ) -> Any:
+        """The whole ``<form>`` being displayed, with ``errors`` beside the fields.
+
+        Labels, controls, messages, the guard's token and a ``submit_label``
+        button; each field goes through :meth:`render_field`. ``options``
+        are passed on to :func:`~kali.forms.rendering.render_form` (such as
+        ``action``, ``submit`` or ``layout``). Call it from :meth:`display`.
+        """
+        options.setdefault("submit", self.submit_label)
+        options.setdefault("render_field", self.render_field)
+        if self.guard is not None and self._token:
+            options.setdefault("hidden", self.guard.render(self._token))
+        return render_form(self.elements, self._intermediate, errors, **options)
+
+    def render_field(self, field: FieldView) -> Any:
+        """One field's HTML in :meth:`render_form`; override to change some.
+
+        ``field`` has the ``name``, ``element``, ``value`` and ``message``,
+        and the default ``label``, ``control`` and ``error`` HTML. The
+        default is :func:`~kali.forms.rendering.render_field`'s block.
+        """
+        return render_field(field)
+
+    def render_page(self, body: Any) -> Any:
+        """A minimal HTML page headed ``title`` around ``body``."""
+        title = escape_text(self.title)
+        return Fragment(
+            [
+                '<!DOCTYPE html>\n<html><head><meta charset="utf-8">'
+                '<meta name="viewport" content="width=device-width, initial-scale=1">'
+                f"<title>{title}</title></head>\n<body>\n<h1>{title}</h1>\n",
+                body,
+                "</body></html>\n",
+            ]
+        )
+
     # -- the workflow ------------------------------------------------------
 
     def _display(self, intermediate: dict[str, Any], errors: dict[str, Any]) -> Any:
-        fields = Form(self.elements).render(intermediate)
-        if self.guard is not None:
-            if not self._token:
-                self._token = self.guard.issue()
-            fields[self.guard.field_name] = self.guard.render(self._token)
+        self._intermediate = intermediate
+        if self.guard is not None and not self._token:
+            self._token = self.guard.issue()
+        fields: dict[str, Any] = {}
+        # The default display renders the form itself: skip rendering twice.
+        if type(self).display is not Formlet.display:
+            fields = Form(self.elements).render(intermediate)
+            if self.guard is not None:
+                fields[self.guard.field_name] = self.guard.render(self._token)
         return self.display(fields, errors)
 
     def do_GET(self, request: Request) -> Any:  # noqa: N802 (HTTP method name)

@@ -3,41 +3,46 @@
 In HTML everything is a string; in the application it is a date, a number, an
 enumeration or ``None``. A *lens* converts in both directions:
 
-* ``string_for_browser(native) -> str`` puts a stored value into a form, and
-* ``native_from_string(text)`` turns what the user typed into a value, or
-  raises :class:`ValidationError` with a short message ("may not be blank.")
-  that the form shows beside the field.
+* ``to_text(native) -> str`` puts a stored value into a form, and
+* ``to_native(text)`` turns what the user typed into a value, or raises
+  :class:`ValidationError` with a short message ("may not be blank.") that
+  the form shows beside the field.
+
+kali 0.0.8 called these ``string_for_browser`` and ``native_from_string``;
+both names still work, for calling and for overriding (see
+:mod:`kali.forms.aliases`).
 
 Lenses compose like decorators: ``Required(IntegerLens(minimum=0))`` trims,
-refuses blanks, parses and checks bounds. The ready-made singletons (kali
+refuses blanks, parses and checks bounds (the number lenses are in
+:mod:`kali.forms.numbers`). The ready-made singletons (kali
 0.0.8 names) are ``BLANKABLE``, ``TYPICAL``, ``NULLABLE`` and ``DATE``; this
 release adds ``EMAIL``. Lenses hold only immutable configuration, so one
 instance may serve any number of fields and requests.
 
 This module knows nothing of HTTP, HTML or form elements: it imports only the
-standard library.
+standard library (and :mod:`kali.forms.aliases`).
 """
 
 from __future__ import annotations
 
 import datetime
-import decimal
 import re
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Union
 
+from .aliases import link_aliases
+
 __all__ = [
     "BLANKABLE",
     "DATE",
+    "DATE_ERROR",
     "EMAIL",
     "NULLABLE",
     "TYPICAL",
     "ChoiceLens",
     "DateLens",
-    "DecimalLens",
     "EmailLens",
     "EnumLens",
-    "IntegerLens",
     "Lens",
     "ListLens",
     "Nullable",
@@ -45,6 +50,7 @@ __all__ = [
     "StringLens",
     "Test",
     "ValidationError",
+    "refuses_blank",
 ]
 
 
@@ -67,30 +73,58 @@ class ValidationError(Exception):
 class Lens:
     """The two-way conversion between a native value and browser text.
 
-    Subclasses override both methods. ``native_from_string`` may raise
-    :class:`ValidationError`; ``string_for_browser`` must accept ``None`` and
-    every value ``native_from_string`` can return.
+    Subclasses override both methods, under either name: ``to_text`` (or
+    kali 0.0.8's ``string_for_browser``) and ``to_native`` (or
+    ``native_from_string``). ``to_native`` may raise
+    :class:`ValidationError`; ``to_text`` must accept ``None`` and every
+    value ``to_native`` can return.
     """
 
-    def string_for_browser(self, n: Any) -> str:
+    #: (readable name, kali 0.0.8 name): whichever a subclass defines serves both.
+    ALIASES = (("to_text", "string_for_browser"), ("to_native", "native_from_string"))
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        link_aliases(cls, Lens.ALIASES)
+
+    def to_text(self, n: Any) -> str:
         """Convert a native Python value to the text shown in the form."""
         raise NotImplementedError(type(self))
 
-    def native_from_string(self, s: str) -> Any:
+    def to_native(self, s: str) -> Any:
         """Convert the text a user sent to a native value.
 
         Raises ValidationError when the text is unacceptable.
         """
         raise NotImplementedError(type(self))
 
+    #: kali 0.0.8's name for :meth:`to_text`.
+    string_for_browser = to_text
+    #: kali 0.0.8's name for :meth:`to_native`.
+    native_from_string = to_native
+
+
+def refuses_blank(lens: Lens) -> bool:
+    """Whether ``lens`` rejects blank input: then its field is *required*.
+
+    Asks the lens itself (``to_native('')``), so it holds for every lens,
+    including an app's own. The form renderer uses it for the ``required``
+    attribute.
+    """
+    try:
+        lens.to_native("")
+    except ValidationError:
+        return True
+    return False
+
 
 class StringLens(Lens):
     """Text stays text: ``None`` shows as blank, input is stripped of whitespace."""
 
-    def string_for_browser(self, n: Any) -> str:
+    def to_text(self, n: Any) -> str:
         return "" if n is None else str(n)
 
-    def native_from_string(self, s: str) -> Any:
+    def to_native(self, s: str) -> Any:
         return s.strip()
 
 
@@ -134,11 +168,11 @@ class Test(Lens):
         self._test: Callable[[Any], Any] = predicate
         self._error = error
 
-    def string_for_browser(self, n: Any) -> str:
-        return self.child.string_for_browser(n)
+    def to_text(self, n: Any) -> str:
+        return self.child.to_text(n)
 
-    def native_from_string(self, s: str) -> Any:
-        n = self.child.native_from_string(s)
+    def to_native(self, s: str) -> Any:
+        n = self.child.to_native(s)
         if self._test(n):
             return n
         raise ValidationError(self._error)
@@ -154,11 +188,11 @@ class Nullable(Lens):
     def __init__(self, child: Lens) -> None:
         self.child = child
 
-    def string_for_browser(self, n: Any) -> str:
-        return self.child.string_for_browser("" if n is None else n)
+    def to_text(self, n: Any) -> str:
+        return self.child.to_text("" if n is None else n)
 
-    def native_from_string(self, s: str) -> Any:
-        n = self.child.native_from_string(s)
+    def to_native(self, s: str) -> Any:
+        n = self.child.to_native(s)
         return None if n == "" else n
 
 
@@ -179,13 +213,13 @@ class Required(Lens):
         self.child = child
         self._error = error
 
-    def string_for_browser(self, n: Any) -> str:
-        return self.child.string_for_browser(n)
+    def to_text(self, n: Any) -> str:
+        return self.child.to_text(n)
 
-    def native_from_string(self, s: str) -> Any:
+    def to_native(self, s: str) -> Any:
         if not s.strip():
             raise ValidationError(self._error)
-        return self.child.native_from_string(s)
+        return self.child.to_native(s)
 
 
 # ISO 8601 calendar date, as <input type="date"> sends it. ASCII digits only:
@@ -193,25 +227,35 @@ class Required(Lens):
 _DATE = re.compile(r"\s*([0-9]{4})-([0-9]{2})-([0-9]{2})\s*")
 
 
+#: The one message for anything that is not a date, malformed or impossible.
+DATE_ERROR = "does not look like a date (YYYY-MM-DD)."
+
+
 class DateLens(StringLens):
     """A ``datetime.date``, written ``YYYY-MM-DD`` as ``<input type="date">`` sends it.
 
-    Blank input becomes ``None``. An impossible date (February 30th) raises
-    ValidationError with Python's own message; anything else that is not a
-    date raises ``ValidationError('does not look like a date (YYYY-MM-DD).')``.
+    Blank input becomes ``None``. Anything else that is not a date, whether
+    malformed ("next week") or impossible ("2030-02-30"), raises
+    ``ValidationError(error)``: by default :data:`DATE_ERROR`, "does not
+    look like a date (YYYY-MM-DD)."
     """
 
-    def native_from_string(self, s: str) -> Any:
+    def __init__(self, error: str = DATE_ERROR) -> None:
+        self.error = error
+
+    def to_native(self, s: str) -> Any:
         if not s.strip():
             return None
         m = _DATE.fullmatch(s)
         if m is None:
-            raise ValidationError("does not look like a date (YYYY-MM-DD).")
+            raise ValidationError(self.error)
         year, month, day = (int(part) for part in m.groups())
         try:
             return datetime.date(year, month, day)
-        except ValueError as error:
-            raise ValidationError(*error.args) from None
+        except ValueError:
+            # Python's own message ("day is out of range for month") would
+            # follow the field's label awkwardly, and differ from the one above.
+            raise ValidationError(self.error) from None
 
 
 #: Optional dates: ``datetime.date`` or ``None``.
@@ -220,118 +264,10 @@ DATE = DateLens()
 
 # An integer in plain decimal notation. Python's int() would also take
 # underscores and non-ASCII digits, which no user means in a number field.
-_INTEGER = re.compile(r"[+-]?[0-9]+")
-# A decimal in plain notation ("12", "-3.50", ".5"): no exponent, NaN or infinity.
-_DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
+INTEGER_PATTERN = re.compile(r"[+-]?[0-9]+")
 # Longer input is refused before any parsing, so a hostile post cannot make
 # the server convert a million-digit number.
 MAX_NUMBER_CHARS = 100
-
-Number = Union[int, decimal.Decimal]
-
-
-def _check_bounds(
-    value: Number, minimum: Number | None, maximum: Number | None
-) -> None:
-    if minimum is not None and value < minimum:
-        raise ValidationError(f"must be at least {minimum}.")
-    if maximum is not None and value > maximum:
-        raise ValidationError(f"must be at most {maximum}.")
-
-
-class _NumberLens(Lens):
-    """What IntegerLens and DecimalLens share: bounds, blank input as None,
-    and text checked against a size cap and the number pattern."""
-
-    _PATTERN: re.Pattern[str]
-    _NOT_A_NUMBER: str
-    minimum: Any
-    maximum: Any
-
-    def _set_bounds(self, minimum: Number | None, maximum: Number | None) -> None:
-        if minimum is not None and maximum is not None and minimum > maximum:
-            raise ValueError(f"minimum {minimum} is above maximum {maximum}")
-        self.minimum = minimum
-        self.maximum = maximum
-
-    def string_for_browser(self, n: Any) -> str:
-        return "" if n is None else str(n)
-
-    def _number_text(self, s: str) -> str | None:
-        """The stripped text, None when blank; ValidationError if not a number."""
-        text = s.strip()
-        if not text:
-            return None
-        if len(text) > MAX_NUMBER_CHARS or not self._PATTERN.fullmatch(text):
-            raise ValidationError(self._NOT_A_NUMBER)
-        return text
-
-
-class IntegerLens(_NumberLens):
-    """A whole number (``int``), optionally within ``minimum``..``maximum``.
-
-    Blank input becomes ``None`` (wrap the lens in :class:`Required` to refuse
-    it). Surrounding spaces are ignored. Raises ValidationError for anything
-    but an optionally signed run of digits, and for a value out of bounds.
-    """
-
-    _PATTERN = _INTEGER
-    _NOT_A_NUMBER = "is not a whole number."
-
-    def __init__(self, minimum: int | None = None, maximum: int | None = None) -> None:
-        self._set_bounds(minimum, maximum)
-
-    def native_from_string(self, s: str) -> Any:
-        text = self._number_text(s)
-        if text is None:
-            return None
-        value = int(text)
-        _check_bounds(value, self.minimum, self.maximum)
-        return value
-
-
-class DecimalLens(_NumberLens):
-    """An exact decimal number (``decimal.Decimal``), such as an amount of money.
-
-    ``places`` limits the digits after the point (2 for cents); ``minimum``
-    and ``maximum`` bound the value. Blank input becomes ``None``. Raises
-    ValidationError for anything but plain decimal notation ("12", "-3.50"),
-    for too many decimal places, and for a value out of bounds.
-    """
-
-    _PATTERN = _DECIMAL
-    _NOT_A_NUMBER = "is not a number."
-
-    def __init__(
-        self,
-        minimum: Number | str | None = None,
-        maximum: Number | str | None = None,
-        *,
-        places: int | None = None,
-    ) -> None:
-        self._set_bounds(
-            None if minimum is None else decimal.Decimal(minimum),
-            None if maximum is None else decimal.Decimal(maximum),
-        )
-        if places is not None and places < 0:
-            raise ValueError("places must not be negative")
-        self.places = places
-
-    def native_from_string(self, s: str) -> Any:
-        text = self._number_text(s)
-        if text is None:
-            return None
-        value = decimal.Decimal(text)
-        if self.places is not None:
-            _, _, point = text.partition(".")
-            if len(point) > self.places:
-                if self.places == 0:
-                    raise ValidationError("must be a whole number.")
-                raise ValidationError(
-                    f"may have at most {self.places} digits after the point."
-                )
-        _check_bounds(value, self.minimum, self.maximum)
-        return value
 
 
 # The shape of an e-mail address, as loose as the WHATWG rule for
@@ -353,7 +289,7 @@ class EmailLens(StringLens):
     address.')`` otherwise.
     """
 
-    def native_from_string(self, s: str) -> Any:
+    def to_native(self, s: str) -> Any:
         text = s.strip()
         if text and not _EMAIL.fullmatch(text):
             raise ValidationError("does not look like an e-mail address.")
@@ -365,11 +301,24 @@ EMAIL = EmailLens()
 
 
 class ChoiceLens(Lens):
-    """A lens over a small finite set of values, each with a human label.
+    """A lens over a finite set of values, each with a human label.
 
-    ``string_pairs()`` yields ``(value, label)`` strings for the browser. For
-    every valid native ``n``, ``string_for_browser(n)`` must be one of the
-    values.
+    This is the protocol :class:`~kali.forms.choices.Pick` and
+    :class:`~kali.forms.choices.RadioGroup` need; to offer choices of your
+    own (from a file, an API, a computed list), subclass it and write three
+    methods:
+
+    * ``string_pairs()`` yields ``(value, label)`` pairs of ``str`` in
+      display order. It is called on every render, so it may read fresh
+      data each time (see :class:`~kali.forms.rows.RowChoice`).
+    * ``to_text(native)`` gives the option value for a native value
+      (``''`` for ``None``); for every valid native it is one of the values.
+    * ``to_native(text)`` turns a posted option value back into the native
+      value: ``''`` (nothing chosen) conventionally becomes ``None``, and a
+      value that is not (or no longer) among the choices raises
+      :class:`ValidationError` with a message for the user.
+
+    Labels and values are escaped when rendered: return plain text.
     """
 
     def string_pairs(self) -> Iterable[tuple[str, str]]:
@@ -397,13 +346,13 @@ class EnumLens(ChoiceLens):
     def string_pairs(self) -> Iterable[tuple[str, str]]:
         yield from self._pairs
 
-    def string_for_browser(self, n: Any) -> str:
+    def to_text(self, n: Any) -> str:
         return "" if n is None else str(n - self.base)
 
-    def native_from_string(self, s: str) -> Any:
+    def to_native(self, s: str) -> Any:
         if not s:
             return None
-        if not _INTEGER.fullmatch(s) or len(s) > MAX_NUMBER_CHARS:
+        if not INTEGER_PATTERN.fullmatch(s) or len(s) > MAX_NUMBER_CHARS:
             raise ValidationError("invalid selection")
         offset = int(s)
         if 0 <= offset < len(self.options):
@@ -428,10 +377,10 @@ class ListLens(ChoiceLens):
     def string_pairs(self) -> Iterable[tuple[str, str]]:
         return ((x, x) for x in self.options)
 
-    def string_for_browser(self, n: Any) -> str:
+    def to_text(self, n: Any) -> str:
         return "" if n is None else str(n)
 
-    def native_from_string(self, s: str) -> Any:
+    def to_native(self, s: str) -> Any:
         if not s:
             return None
         if s in self.options:

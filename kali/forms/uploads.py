@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from .elements import FormElement, make_attributes
+from .elements import Attributes, FormElement, make_attributes, merge_attributes
 from .lenses import ValidationError
 from .widgets import tag
 
@@ -48,6 +48,8 @@ class Upload(FormElement):
     file name, and this element reports that as an error.
     """
 
+    needs_multipart = True
+
     def __init__(
         self,
         *,
@@ -70,15 +72,21 @@ class Upload(FormElement):
         if accept:
             self.attributes.setdefault("accept", ",".join(accept))
 
-    def n2i(self, value: Any) -> Any:
+    def to_text(self, native: Any) -> Any:
         return None
 
-    def p2i(self, name: str, POST: Any) -> Any:  # noqa: N803
-        return POST.get(name)
+    def from_form(self, name: str, form: Any) -> Any:
+        return form.get(name)
 
-    def i2h(self, name: str, intermediate: Any) -> Any:
-        attributes = {"type": "file", **self._id(name), **self.attributes, "name": name}
-        return self._labelled(name, tag("input", attributes, None))
+    def render_parts(
+        self, name: str, intermediate: Any, attributes: Attributes | None = None
+    ) -> tuple[Any, Any]:
+        own = {"type": "file", **self._id(name), **self.attributes, "name": name}
+        control = tag("input", merge_attributes(own, attributes or {}), None)
+        return self.render_label(name), control
+
+    def is_required(self) -> bool:
+        return bool(self.required)
 
     def _is_type_allowed(self, content_type: str) -> bool:
         media_type = content_type.partition(";")[0].strip().lower()
@@ -90,7 +98,7 @@ class Upload(FormElement):
                 return True
         return False
 
-    def i2n(self, intermediate: Any) -> Any:
+    def to_native(self, intermediate: Any) -> Any:
         upload = intermediate
         if isinstance(upload, str):
             if upload:
