@@ -29,6 +29,18 @@ the root handler and checks every registered connection after each request:
 So a request either saves all it meant to save or nothing, and no request
 ever leaves a transaction open to block the next one.
 
+Files follow their transaction too. :func:`connect` returns a
+:class:`Connection`, whose :meth:`~Connection.on_commit` and
+:meth:`~Connection.on_rollback` run a callback once the current transaction
+has ended that way (:class:`kali.uploadfolder.UploadFolder` removes a saved
+file whose row was rolled back, and deletes a file only once the row naming
+it is gone for good). The outcome is read from the database itself (a marker
+row in a temporary table, written inside the transaction), so it is right
+however the transaction ended: ``commit()``, ``rollback()``, ``with conn:``,
+an SQL ``COMMIT``, ``ROLLBACK TO`` a savepoint, or the guard.
+
+:func:`fetch_one` answers the everyday "the row, or a 404 page".
+
 This module must not touch sockets or keep global state; it relies on
 Python's own :mod:`sqlite3` and its implicit-transaction mode, whose
 ``Connection.in_transaction`` tells the guard what is still open.
@@ -39,21 +51,30 @@ from __future__ import annotations
 import logging
 import os
 import sqlite3
-from typing import Any
+from collections.abc import Iterable, Mapping
+from typing import Any, Union
 
 from .errors import HTTPError
+from .outcome import Connection, is_in_transaction
 from .request import Request
 from .response import Response
 from .routing import Handler
 
 __all__ = [
     "FORGOT_TO_COMMIT",
+    "NOT_FOUND",
+    "Connection",
     "GuardedHandler",
     "TransactionGuard",
     "connect",
+    "fetch_one",
+    "fetch_one_or_none",
     "is_busy_error",
     "transaction_guard",
 ]
+
+#: Query parameters: a sequence for ``?``, a mapping for ``:name``.
+Parameters = Union[Iterable[Any], Mapping[str, Any]]
 
 log = logging.getLogger("kali")
 
@@ -73,13 +94,16 @@ FORGOT_TO_COMMIT = (
 #: The message of the 503 answered when SQLite stayed locked too long.
 BUSY_MESSAGE = "The database is busy; try again."
 
+#: The message of :func:`fetch_one`'s 404.
+NOT_FOUND = "That record does not exist (any more)."
+
 
 def connect(
     path: str | os.PathLike[str],
     *,
     busy_timeout: float = 5.0,
     **kwargs: Any,
-) -> sqlite3.Connection:
+) -> Connection:
     """Open the SQLite database at ``path`` the way a desktop app wants it.
 
     * ``journal_mode=WAL``: readers never block the writer, and a crash or
@@ -99,11 +123,12 @@ def connect(
 
     ``path`` must be in an existing folder: the folder is not created
     (``sqlite3.OperationalError`` "unable to open database file" if it is
-    missing). ``':memory:'`` works (its journal stays in memory). Other
-    keyword arguments go to :func:`sqlite3.connect`; ``timeout`` is refused
-    (TypeError: use ``busy_timeout``) and so is ``autocommit=False``
-    (ValueError: it keeps a transaction open at all times, which the guard
-    would report on every request).
+    missing). ``':memory:'`` works (its journal stays in memory). The
+    connection is a :class:`Connection` (a ``factory=`` must subclass it,
+    else TypeError). Other keyword arguments go to :func:`sqlite3.connect`;
+    ``timeout`` is refused (TypeError: use ``busy_timeout``) and so is
+    ``autocommit=False`` (ValueError: it keeps a transaction open at all
+    times, which the guard would report on every request).
     """
     if "timeout" in kwargs:
         raise TypeError("connect() takes busy_timeout=, not timeout=")
@@ -114,10 +139,11 @@ def connect(
         )
     if busy_timeout < 0:
         raise ValueError("busy_timeout must not be negative")
+    factory = kwargs.setdefault("factory", Connection)
+    if not (isinstance(factory, type) and issubclass(factory, Connection)):
+        raise TypeError("connect(factory=...) must subclass kali.sqlite.Connection")
     kwargs.setdefault("isolation_level", "IMMEDIATE")
-    connection: sqlite3.Connection = sqlite3.connect(
-        path, timeout=busy_timeout, **kwargs
-    )
+    connection: Connection = sqlite3.connect(path, timeout=busy_timeout, **kwargs)
     try:
         mode = connection.execute("PRAGMA journal_mode=WAL").fetchone()[0]
         if str(mode).lower() not in ("wal", "memory"):
@@ -133,6 +159,35 @@ def connect(
     return connection
 
 
+def fetch_one_or_none(
+    connection: sqlite3.Connection, sql: str, parameters: Parameters = ()
+) -> Any:
+    """The first row ``sql`` finds, or None. ``parameters``: a sequence for
+    ``?`` placeholders, a mapping for ``:name`` ones."""
+    cursor = connection.execute(sql, parameters)  # type: ignore[arg-type]
+    try:
+        return cursor.fetchone()
+    finally:
+        cursor.close()
+
+
+def fetch_one(
+    connection: sqlite3.Connection,
+    sql: str,
+    parameters: Parameters = (),
+    *,
+    message: str = NOT_FOUND,
+) -> Any:
+    """The first row ``sql`` finds; raises ``HTTPError(404, message)`` when it
+    finds none, so a handler reads ``row = fetch_one(db, "SELECT * FROM
+    contact WHERE id = ?", [contact_id])`` and a stale link gets a 404 page.
+    Select by a key: further rows are not looked at."""
+    row = fetch_one_or_none(connection, sql, parameters)
+    if row is None:
+        raise HTTPError(404, message)
+    return row
+
+
 def is_busy_error(error: BaseException) -> bool:
     """Is ``error`` SQLite's "database is locked" (SQLITE_BUSY)?"""
     if not isinstance(error, sqlite3.OperationalError):
@@ -142,13 +197,6 @@ def is_busy_error(error: BaseException) -> bool:
     if isinstance(code, int) and code & 0xFF == SQLITE_BUSY:
         return True
     return "database is locked" in str(error)
-
-
-def _is_open(connection: sqlite3.Connection) -> bool:
-    try:
-        return connection.in_transaction
-    except sqlite3.ProgrammingError:  # closed: nothing left to roll back
-        return False
 
 
 class TransactionGuard:
@@ -213,10 +261,10 @@ class TransactionGuard:
         connections, self.connections = self.connections, []
         for connection in connections:
             try:
-                if _is_open(connection):
+                if is_in_transaction(connection):
                     connection.rollback()
             finally:
-                connection.close()
+                connection.close()  # a Connection settles its callbacks first
 
     def wrap(self, handler: Handler) -> GuardedHandler:
         """The guarded handler: serve that one (or wrap it further)."""
@@ -226,7 +274,7 @@ class TransactionGuard:
 
     def open_connections(self) -> list[sqlite3.Connection]:
         """The registered connections with a transaction open now."""
-        return [c for c in self.connections if _is_open(c)]
+        return [c for c in self.connections if is_in_transaction(c)]
 
     def rollback_all(self) -> None:
         """Roll back every open transaction. A failing rollback is logged and
@@ -237,8 +285,26 @@ class TransactionGuard:
             except Exception:
                 self.log.exception("Rolling back a transaction failed")
 
+    def settle_all(self) -> None:
+        """Run the end-of-transaction callbacks of every registered
+        :class:`Connection` (see :meth:`Connection.settle`); never raises."""
+        for connection in self.connections:
+            if isinstance(connection, Connection):
+                try:
+                    connection.settle()
+                except Exception:
+                    self.log.exception("Settling a connection's callbacks failed")
+
     def run(self, handler: Handler, request: Request) -> Response:
-        """Run ``handler(request)`` under the guard (what the wrapper calls)."""
+        """Run ``handler(request)`` under the guard (what the wrapper calls).
+        Afterwards, every connection's :meth:`Connection.settle` runs: a file
+        saved for a transaction that was rolled back is removed here."""
+        try:
+            return self._run(handler, request)
+        finally:
+            self.settle_all()
+
+    def _run(self, handler: Handler, request: Request) -> Response:
         try:
             result = handler(request)
             # Build the Response here, so a generator body runs (and any
