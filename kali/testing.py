@@ -22,6 +22,8 @@ This module must not open sockets: nothing here touches the network.
 
 from __future__ import annotations
 
+import datetime
+import email.utils
 import json as _json
 import re
 import secrets
@@ -39,11 +41,10 @@ from .protocol import Limits
 from .request import Request
 from .response import Response
 from .security import SecurityPolicy
+from .testing_forms import Form, Upload, encode_multipart_entries, parse_forms
 
 #: Form fields: a dict, a Bag or (name, value) pairs.
 Fields = Union[Mapping[str, Any], Bag, Iterable[tuple[str, Any]]]
-#: An upload: ``(filename, content)`` or ``(filename, content, content_type)``.
-Upload = Union[tuple[str, Union[bytes, str]], tuple[str, Union[bytes, str], str]]
 
 _REDIRECTS = (301, 302, 303, 307, 308)
 _MAX_REDIRECTS = 10
@@ -57,41 +58,17 @@ def _pairs(fields: Fields) -> list[tuple[str, Any]]:
     return list(fields)
 
 
-def _as_bytes(value: bytes | str) -> bytes:
-    return value.encode("utf-8") if isinstance(value, str) else bytes(value)
-
-
-def _quote_param(value: str) -> str:
-    # WHATWG HTML form submission escapes these three in multipart names.
-    return value.replace('"', "%22").replace("\r", "%0D").replace("\n", "%0A")
-
-
 def encode_multipart(
     fields: Fields, files: Mapping[str, Upload], boundary: str
 ) -> bytes:
-    """A ``multipart/form-data`` body as a browser would send it."""
-    out = []
-    for name, value in _pairs(fields):
-        disposition = f'form-data; name="{_quote_param(name)}"'
-        out.append(
-            f"--{boundary}\r\nContent-Disposition: {disposition}\r\n\r\n".encode()
-        )
-        out.append(_as_bytes(str(value) if not isinstance(value, bytes) else value))
-        out.append(b"\r\n")
-    for name, upload in files.items():
-        filename, content = upload[0], upload[1]
-        kind = upload[2] if len(upload) > 2 else "application/octet-stream"  # type: ignore[misc]
-        out.append(
-            (
-                f"--{boundary}\r\nContent-Disposition: form-data; "
-                f'name="{_quote_param(name)}"; filename="{_quote_param(filename)}"\r\n'
-                f"Content-Type: {kind}\r\n\r\n"
-            ).encode()
-        )
-        out.append(_as_bytes(content))
-        out.append(b"\r\n")
-    out.append(f"--{boundary}--\r\n".encode())
-    return b"".join(out)
+    """A ``multipart/form-data`` body as a browser would send it: the fields,
+    then the files."""
+    entries: list[tuple[str, str | bytes | Upload]] = [
+        (name, value if isinstance(value, bytes) else str(value))
+        for name, value in _pairs(fields)
+    ]
+    entries += list(files.items())
+    return encode_multipart_entries(entries, boundary)
 
 
 class Headers(Mapping[str, str]):
@@ -121,31 +98,126 @@ class Headers(Mapping[str, str]):
         return f"Headers({self.pairs!r})"
 
 
-def parse_set_cookie(value: str) -> tuple[str, str, bool]:
-    """``(name, value, expired)`` from one ``set-cookie`` header value."""
-    first, *attributes = value.split(";")
-    name, _, cookie = first.partition("=")
-    expired = False
-    for attribute in attributes:
+def cookie_attributes(value: str) -> dict[str, str]:
+    """The attributes of one ``set-cookie`` header value, names lower-case
+    (``{'path': '/admin', 'httponly': ''}``); the last of a name wins."""
+    found = {}
+    for attribute in value.split(";")[1:]:
         key, _, arg = attribute.strip().partition("=")
-        if key.lower() == "max-age":
-            try:
-                expired = int(arg) <= 0
-            except ValueError:
-                pass
+        found[key.strip().lower()] = arg.strip()
+    return found
+
+
+def parse_set_cookie(value: str) -> tuple[str, str, bool]:
+    """``(name, value, expired)`` from one ``set-cookie`` header value:
+    expired by ``Max-Age`` <= 0 or, lacking it, an ``Expires`` date past."""
+    first = value.split(";")[0]
+    name, _, cookie = first.partition("=")
+    attributes = cookie_attributes(value)
+    expired = False
+    if "max-age" in attributes:  # RFC 6265 5.3 step 3: Max-Age wins
+        try:
+            expired = int(attributes["max-age"]) <= 0
+        except ValueError:
+            pass
+    elif "expires" in attributes:
+        try:
+            when = email.utils.parsedate_to_datetime(attributes["expires"])
+        except (TypeError, ValueError, IndexError):
+            pass
+        else:
+            if when.tzinfo is None:
+                when = when.replace(tzinfo=datetime.timezone.utc)
+            expired = when <= datetime.datetime.now(datetime.timezone.utc)
     return name.strip(), cookie.strip(), expired
 
 
+def default_cookie_path(request_path: str) -> str:
+    """RFC 6265 5.1.4: the folder of the request's path (``/a/b`` -> ``/a``)."""
+    if not request_path.startswith("/") or request_path.count("/") == 1:
+        return "/"
+    return request_path[: request_path.rindex("/")]
+
+
+def path_matches(request_path: str, cookie_path: str) -> bool:
+    """RFC 6265 5.1.4: is a cookie of ``cookie_path`` sent to ``request_path``?"""
+    if request_path == cookie_path:
+        return True
+    return request_path.startswith(cookie_path) and (
+        cookie_path.endswith("/") or request_path[len(cookie_path)] == "/"
+    )
+
+
+class CookieJar(dict[str, str]):
+    """A browser's cookies for the app: name -> value, plus each cookie's
+    ``Path`` in :attr:`paths` (a cookie set by a test, ``jar[name] = value``,
+    has the path ``/``). One cookie per name: a second ``set-cookie`` of a
+    name replaces the first, whatever its path."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        #: name -> the Path attribute the cookie came with.
+        self.paths: dict[str, str] = {}
+
+    def store(self, header: str, request_path: str) -> None:
+        """Keep (or forget, if expired) the cookie of one ``set-cookie``."""
+        name, value, expired = parse_set_cookie(header)
+        if expired:
+            self.pop(name, None)
+            return
+        path = cookie_attributes(header).get("path", "")
+        if not path.startswith("/"):
+            path = default_cookie_path(request_path)
+        self[name] = value
+        self.paths[name] = path
+
+    def header_for(self, request_path: str) -> str | None:
+        """The ``cookie`` header for a request to ``request_path``: the
+        cookies whose path matches, longest path first (RFC 6265 5.4)."""
+        chosen = [
+            (name, value, self.paths.get(name, "/"))
+            for name, value in self.items()
+            if path_matches(request_path, self.paths.get(name, "/"))
+        ]
+        chosen.sort(key=lambda cookie: -len(cookie[2]))
+        return "; ".join(f"{name}={value}" for name, value, _ in chosen) or None
+
+    def __delitem__(self, name: str) -> None:
+        super().__delitem__(name)
+        self.paths.pop(name, None)
+
+    def pop(self, name: str, *default: Any) -> Any:  # type: ignore[override]
+        self.paths.pop(name, None)
+        return super().pop(name, *default)
+
+    def clear(self) -> None:
+        super().clear()
+        self.paths.clear()
+
+
 class TestResponse:
-    """What the handler answered, parsed: ``status``, ``reason``, ``headers``
-    (case-insensitive), ``body`` (bytes; empty for HEAD), ``text``, ``json()``,
-    ``location``, ``content_type``, ``cookies`` (set by this response) and the
-    original ``response``."""
+    """What the handler answered, parsed: ``status`` (also ``status_code``),
+    ``reason``, ``headers`` (case-insensitive), ``body`` (bytes; empty for
+    HEAD), ``text``, ``json()``, ``location``, ``content_type``, ``cookies``
+    (set by this response), the original ``response``, the ``url`` asked
+    for (path and query) and the ``client`` that asked. ``forms`` and
+    :meth:`form` fill in and submit the page's forms; :meth:`follow` follows
+    a redirect."""
 
     __test__ = False  # not a pytest test class
 
-    def __init__(self, response: Response, body: bytes) -> None:
+    def __init__(
+        self,
+        response: Response,
+        body: bytes,
+        *,
+        url: str = "/",
+        client: Client | None = None,
+    ) -> None:
         self.response = response
+        self.url = url
+        self.client = client
+        self._forms: list[Form] | None = None
         self.status = response.code
         self.reason = response.reason
         self.headers = Headers(response.headers)
@@ -177,6 +249,63 @@ class TestResponse:
     @property
     def location(self) -> str | None:
         return self.headers.get("location")
+
+    @property
+    def status_code(self) -> int:
+        """The status, under the name requests and Werkzeug use."""
+        return self.status
+
+    @property
+    def forms(self) -> list[Form]:
+        """Every ``<form>`` of the page, parsed once (see :meth:`form`)."""
+        if self._forms is None:
+            self._forms = parse_forms(self.text, self.url, self.client)
+        return self._forms
+
+    def form(self, which: str | int | None = None) -> Form:
+        """A form of the page, to fill in and submit (:mod:`kali.testing_forms`).
+
+        ``which`` is the form's ``id``, its ``name`` or its index; None means
+        the page's only form. Raises LookupError (KeyError, IndexError) when
+        there is no such form, and ValueError when None is ambiguous.
+        """
+        forms = self.forms
+        if which is None:
+            if len(forms) == 1:
+                return forms[0]
+            if not forms:
+                raise LookupError(f"the page at {self.url} has no <form>")
+            raise ValueError(
+                f"the page at {self.url} has {len(forms)} forms: give an id, a "
+                "name or an index"
+            )
+        if isinstance(which, int) and not isinstance(which, bool):
+            try:
+                return forms[which]
+            except IndexError:
+                raise IndexError(
+                    f"the page at {self.url} has {len(forms)} forms, no [{which}]"
+                ) from None
+        for attribute in ("id", "name"):
+            for form in forms:
+                if getattr(form, attribute) == which:
+                    return form
+        names = [form.id or form.name for form in forms]
+        raise KeyError(f"no form with id or name {which!r} at {self.url}: {names}")
+
+    def follow(self, **options: Any) -> TestResponse:
+        """GET the redirect's ``location`` with the same client. ValueError
+        if this is not a redirect to a path of the app."""
+        location = self.location
+        if self.status not in _REDIRECTS or not location:
+            raise ValueError(f"{self!r} is not a redirect")
+        if self.client is None:
+            raise ValueError("this response came from no client")
+        target = urllib.parse.urlsplit(urllib.parse.urljoin(self.url, location))
+        if target.scheme or target.netloc:
+            raise ValueError(f"the redirect leaves the app: {location!r}")
+        path = target.path + (f"?{target.query}" if target.query else "")
+        return self.client.get(path, **options)
 
     def __repr__(self) -> str:
         return f"<TestResponse {self.status} {self.reason}>"
@@ -215,8 +344,9 @@ class Client:
         )
         self.host = f"{host}:{port}"
         self.policy = SecurityPolicy.for_server(host, port) if security else None
-        #: Cookies the app set and will get back, like a browser's jar.
-        self.cookies: dict[str, str] = {}
+        #: Cookies the app set and will get back, like a browser's jar
+        #: (a dict of name -> value that also knows each cookie's Path).
+        self.cookies = CookieJar()
         self._failure: Exception | None = None
 
     def _run(self, request: Request) -> Response:
@@ -340,8 +470,9 @@ class Client:
         kind: str | None,
     ) -> TestResponse:
         pairs = [("host", self.host)]
-        if self.cookies:
-            jar = "; ".join(f"{name}={value}" for name, value in self.cookies.items())
+        request_path = target.partition("?")[0]
+        jar = self.cookies.header_for(request_path)
+        if jar is not None:
             pairs.append(("cookie", jar))
         if kind is not None:
             pairs.append(("content-type", kind))
@@ -357,13 +488,9 @@ class Client:
             response.close()
             if request is not None:
                 request.close()  # uploads and spooled bodies, as the server does
-        answer = TestResponse(response, body)
+        answer = TestResponse(response, body, url=target, client=self)
         for header in answer.headers.get_list("set-cookie"):
-            name, value, expired = parse_set_cookie(header)
-            if expired:
-                self.cookies.pop(name, None)
-            else:
-                self.cookies[name] = value
+            self.cookies.store(header, request_path)
         return answer
 
     def _respond(

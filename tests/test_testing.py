@@ -9,10 +9,13 @@ from kali.response import Response
 from kali.routing import Router
 from kali.testing import (
     Client,
+    CookieJar,
     Headers,
     TestResponse,
+    default_cookie_path,
     encode_multipart,
     parse_set_cookie,
+    path_matches,
 )
 
 
@@ -171,6 +174,103 @@ def test_parse_set_cookie():
     assert parse_set_cookie("a=1; Path=/; HttpOnly") == ("a", "1", False)
     assert parse_set_cookie("a=; Max-Age=0") == ("a", "", True)
     assert parse_set_cookie("a=x; Max-Age=junk") == ("a", "x", False)
+    past = "Expires=Thu, 01 Jan 1970 00:00:00 GMT"
+    future = "Expires=Fri, 01 Jan 9999 00:00:00 GMT"
+    assert parse_set_cookie(f"a=1; {past}") == ("a", "1", True)
+    assert parse_set_cookie(f"a=1; {future}") == ("a", "1", False)
+    assert parse_set_cookie(f"a=1; {past}; Max-Age=60") == ("a", "1", False)
+    assert parse_set_cookie("a=1; Expires=someday") == ("a", "1", False)
+
+
+def cookie_setter(request):
+    """Sets cookie ``n`` to ``v`` with the Set-Cookie attributes ``a``."""
+    header = f"{request.GET['n']}=v"
+    if request.GET.get("a"):
+        header += "; " + request.GET["a"]
+    return Response("ok", headers=[("set-cookie", header)])
+
+
+@pytest.mark.parametrize(
+    ("attributes", "sent_to", "not_sent_to"),
+    [
+        ("Path=/admin", ["/admin", "/admin/users", "/admin?x"], ["/", "/other"]),
+        ("Path=/admin", [], ["/administrator", "/Admin"]),
+        ("Path=/admin/", ["/admin/", "/admin/x"], ["/admin"]),
+        ("Path=/", ["/", "/anything/at/all"], []),
+        # No Path (or a bad one): the folder of the request's path.
+        ("", ["/set/a", "/set/"], ["/", "/setting"]),
+        ("Path=relative", ["/set/b"], ["/other"]),
+    ],
+)
+def test_the_cookie_jar_honours_path(attributes, sent_to, not_sent_to):
+    def app(request):
+        return (
+            cookie_setter(request)
+            if request.uri.startswith("/set/x")
+            else echo(request)
+        )
+
+    client = Client(app)
+    client.get("/set/x", query={"n": "c", "a": attributes})
+    assert "c" in client.cookies
+    for path in sent_to:
+        assert client.get(path).json()["cookies"] == {"c": "v"}, path
+    for path in not_sent_to:
+        assert client.get(path).json()["cookies"] == {}, path
+
+
+def test_longer_cookie_paths_are_sent_first():
+    client = Client(echo)
+    client.cookies["top"] = "1"
+    client.cookies.store("deep=2; Path=/a/b", "/")
+    client.cookies.store("mid=3; Path=/a", "/")
+    seen = client.get("/a/b/c", headers={}).json()["headers"]["cookie"]
+    assert seen == "deep=2; mid=3; top=1"
+    client.cookies.store("deep=; Max-Age=0; Path=/a/b", "/")
+    assert "deep" not in client.cookies and "deep" not in client.cookies.paths
+
+
+def test_the_jar_is_a_dict_that_forgets_paths_with_cookies():
+    jar = CookieJar()
+    jar.store("a=1; Path=/x", "/")
+    jar.store("b=2; Path=/y", "/")
+    assert jar == {"a": "1", "b": "2"} and jar.paths == {"a": "/x", "b": "/y"}
+    assert jar.header_for("/x/1") == "a=1" and jar.header_for("/z") is None
+    del jar["a"]
+    assert jar.paths == {"b": "/y"}
+    jar["a"] = "set by a test"
+    assert jar.header_for("/z") == "a=set by a test"
+    jar.clear()
+    assert jar == {} and jar.paths == {}
+
+
+def test_cookie_path_rules():
+    assert default_cookie_path("/") == "/"
+    assert default_cookie_path("/a") == "/"
+    assert default_cookie_path("/a/b/c") == "/a/b"
+    assert default_cookie_path("odd") == "/"
+    assert path_matches("/a", "/a") and path_matches("/a/b", "/a")
+    assert path_matches("/a/b", "/a/") and not path_matches("/ab", "/a")
+    assert not path_matches("/", "/a")
+
+
+def test_status_code_and_follow():
+    router = Router()
+    router.function("/start")(lambda: Response.redirect("next?x=1"))
+    router.function("/away")(lambda: Response.redirect("http://example.com/"))
+    router.delegate("/next", echo)
+    client = Client(router)
+    start = client.get("/start")
+    assert start.status_code == start.status == 302
+    landed = start.follow()
+    assert landed.url == "/next?x=1" and landed.json()["GET"] == {"x": "1"}
+    assert landed.client is client
+    with pytest.raises(ValueError, match="not a redirect"):
+        landed.follow()
+    with pytest.raises(ValueError, match="leaves the app"):
+        client.get("/away").follow()
+    with pytest.raises(ValueError, match="no client"):
+        TestResponse(Response.redirect("/x"), b"").follow()
 
 
 def test_follow_redirects():
