@@ -35,11 +35,10 @@ import csv
 import io
 import os
 import re
-import unicodedata
-import urllib.parse
 from collections.abc import Iterable, Iterator, Sequence
 from typing import IO, Any
 
+from .disposition import content_disposition
 from .response import Response
 
 __all__ = [
@@ -52,7 +51,6 @@ __all__ = [
 ]
 
 #: The name used when the one given has nothing left after cleaning.
-DEFAULT_NAME = "download"
 
 CSV_TYPE = "text/csv; charset=utf-8"
 
@@ -60,45 +58,8 @@ CSV_TYPE = "text/csv; charset=utf-8"
 #: writes are few, small enough that memory stays flat.
 CSV_CHUNK_ROWS = 500
 
-# What the ASCII stand-in keeps: printable ASCII except '"', '\\', '%' (a
-# client could take it for an escape) and the separators '/' and ':'.
-_UNSAFE_ASCII = re.compile(r"[^A-Za-z0-9 !#$&\'()+,\-.;=@\[\]^_`{}~]")
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 _PLAIN_NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?\Z")
-
-
-def _clean_name(name: str) -> str:
-    """The last path part of ``name``, without control or format
-    characters, line separators or leading/trailing dots and spaces."""
-    last = re.split(r"[\\/]", str(name))[-1]
-    kept = "".join(
-        character
-        for character in last
-        if unicodedata.category(character)[0] not in "CZ" or character == " "
-    )
-    return kept.strip(" .")
-
-
-def _ascii_stand_in(name: str) -> str:
-    stem, extension = os.path.splitext(name)
-
-    def to_ascii(text: str) -> str:
-        decomposed = unicodedata.normalize("NFKD", text)
-        plain = decomposed.encode("ascii", "ignore").decode("ascii")
-        return _UNSAFE_ASCII.sub("_", plain)
-
-    ascii_stem = to_ascii(stem).strip(" .") or DEFAULT_NAME
-    return ascii_stem + to_ascii(extension).rstrip(" .")
-
-
-def content_disposition(filename: str, *, inline: bool = False) -> str:
-    """The ``Content-Disposition`` value that offers ``filename`` (any
-    string, e.g. what a user once uploaded) as the download's name:
-    ``attachment`` (or ``inline``), the ASCII stand-in and the UTF-8 name."""
-    name = _clean_name(filename) or DEFAULT_NAME
-    kind = "inline" if inline else "attachment"
-    encoded = urllib.parse.quote(name, safe="")  # leaves only RFC 8187 attr-chars
-    return f"{kind}; filename=\"{_ascii_stand_in(name)}\"; filename*=UTF-8''{encoded}"
 
 
 def download(

@@ -33,6 +33,7 @@ from http import HTTPStatus
 from typing import IO, TYPE_CHECKING, Any, Union
 
 from . import version
+from .disposition import content_disposition
 from .iolist import Body, escape, iter_chunks
 from .templates import Template
 
@@ -409,7 +410,7 @@ class Response:
         self = cls.__new__(cls)
         extra = _with_type(headers, content_type)
         if download_name is not None:
-            extra.append(("content-disposition", _attachment(download_name)))
+            extra.append(("content-disposition", content_disposition(download_name)))
         self._start(code, extra, False)
         if isinstance(source, (str, os.PathLike)):
             self._file = open(source, "rb")  # noqa: SIM115 - closed by close()
@@ -538,10 +539,3 @@ def _has_fileno(stream: IO[bytes]) -> bool:
     except (OSError, AttributeError, ValueError):
         return False
     return True
-
-
-def _attachment(name: str) -> str:
-    from urllib.parse import quote
-
-    ascii_name = re.sub(r'[^\x20-\x7e]|["\\]', "_", name)
-    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}"
