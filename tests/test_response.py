@@ -183,7 +183,7 @@ def test_file_response(tmp_path):
     )
     assert part.body == b"3456" and part.code == 206
     assert part.get_header("content-disposition") == (
-        "attachment; filename=\"r_.bin\"; filename*=UTF-8''r%C3%A9.bin"
+        "attachment; filename=\"re.bin\"; filename*=UTF-8''r%C3%A9.bin"
     )
     part.close()
     memory = Response.file(io.BytesIO(b"abc"))
