@@ -203,7 +203,7 @@ class Binding:
         try:
             for index, parse in self.typed:
                 values[index] = parse(values[index])  # type: ignore[misc]
-        except ValueError:
+        except (ValueError, ArithmeticError):  # decimal.Decimal raises the latter
             raise RoutingError(404) from None
         return values
 

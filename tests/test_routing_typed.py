@@ -829,3 +829,20 @@ def test_base_url_through_the_client():
     router = Router()
     router.function("/me")(lambda request: request.base_url + request.url_for("/me"))
     assert Client(router).get("/me").text == "http://127.0.0.1:8080/me"
+
+
+def test_a_decimal_annotation_converts_and_bad_text_is_a_404():
+    import decimal
+
+    from kali import Router
+    from kali.testing import Client
+
+    router = Router()
+
+    @router.function("/price/*")
+    def price(amount: decimal.Decimal):
+        return [repr(amount)]
+
+    client = Client(router)
+    assert client.get("/price/12.50").text == "Decimal('12.50')"
+    assert client.get("/price/abc").status == 404
