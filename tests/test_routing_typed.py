@@ -6,6 +6,7 @@ annotation below is a string that the Router resolves at registration.
 
 from __future__ import annotations
 
+import decimal
 import enum
 import functools
 import typing
@@ -832,8 +833,6 @@ def test_base_url_through_the_client():
 
 
 def test_a_decimal_annotation_converts_and_bad_text_is_a_404():
-    import decimal
-
     from kali import Router
     from kali.testing import Client
 
