@@ -106,6 +106,39 @@ class Page:
     def is_first(self) -> bool:
         return self.previous_url is None
 
+    def values(self) -> dict[str, Any]:
+        """The page as template values: its fields (headings and hidden
+        fields as mappings, since templates read names from mappings) and
+        the ready HTML of :mod:`kali.listhtml`: ``search_form``, ``head``
+        (the heading row) and ``pager``. ``template(**page.values())``."""
+        from .listhtml import head_row, pager, search_form  # writes the HTML
+
+        return {
+            "rows": self.rows,
+            "sort": self.sort,
+            "direction": self.direction,
+            "search": self.search,
+            "search_name": self.search_name,
+            "headings": [
+                {
+                    "name": heading.name,
+                    "label": heading.label,
+                    "url": heading.url,
+                    "arrow": heading.arrow,
+                    "aria_sort": heading.aria_sort,
+                }
+                for heading in self.headings
+            ],
+            "hidden": [{"name": n, "value": v} for n, v in self.hidden_fields],
+            "next_url": self.next_url,
+            "previous_url": self.previous_url,
+            "first_url": self.first_url,
+            "total": self.total,
+            "search_form": search_form(self),
+            "head": head_row(self),
+            "pager": pager(self),
+        }
+
 
 @dataclass(frozen=True)
 class PageRequest:

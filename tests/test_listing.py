@@ -425,3 +425,40 @@ def test_paging_matches_order_by_for_any_values(tmp_path_factory, values, page_s
             assert back == pages[-2::-1]
     finally:
         db.close()
+
+
+# -- the page as template values, and its HTML (kali.listhtml) ---------------------
+
+
+def test_page_values_render_in_a_template_with_escaped_links(db):
+    from kali import Template
+    from kali.iolist import flatten
+
+    listing = make_listing()
+    page = listing.page(db, query_of("?q=<b>&x=\"1\""), base_url="/people")
+    values = page.values()
+    assert values["search"] == "<b>"
+    assert values["hidden"] == [{"name": "x", "value": '"1"'}]
+    template = Template(
+        "{.search_form}<table>{.head}{@rows}<tr><td>{name}</td></tr>{/rows}</table>"
+        "{.pager}{?next_url}more{:else}end{/next_url}"
+    )
+    html = flatten(template(**values)).decode()
+    assert 'value="&lt;b&gt;"' in html and "<b>" not in html
+    assert 'name="x" value="&quot;1&quot;"' in html
+    assert '<th aria-sort="ascending"><a href="/people?' in html
+    assert "Name ▲</a>" in html
+
+
+def test_pager_links_carry_rel_and_vanish_on_a_single_page(db):
+    from kali.listhtml import pager
+
+    listing = make_listing()
+    first = listing.page(db, query_of("?"), base_url="/people")
+    html = str(pager(first))
+    assert 'rel="next"' in html and 'rel="prev"' not in html
+    second = listing.page(db, query_of(first.next_url), base_url="/people")
+    html = str(pager(second))
+    assert 'rel="prev"' in html and 'rel="first"' in html and 'rel="next"' in html
+    alone = make_listing(page_size=100).page(db, query_of("?"), base_url="/people")
+    assert str(pager(alone)) == ""
