@@ -64,6 +64,10 @@ class Fragment(list):  # type: ignore[type-arg]
 
     __slots__ = ()
 
+    def __str__(self) -> str:
+        """The HTML as text (``print(page)``, ``str(page)``, f-strings)."""
+        return flatten(self).decode("utf-8")
+
 
 def escape(value: Any) -> Markup:
     """HTML-escape ``str(value)`` (quotes included), unless it is trusted.

@@ -79,3 +79,11 @@ def test_escape_uses_dunder_html():
 
     assert escape(Widget()) == "<w/>"
     assert Markup.escape("<") == "&lt;"
+
+
+def test_str_of_template_output_is_its_html():
+    from kali import Template
+
+    page = Template("<b>{x}</b>")(x="a&b")
+    assert str(page) == "<b>a&amp;b</b>"
+    assert f"{page}" == "<b>a&amp;b</b>"
