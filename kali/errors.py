@@ -25,6 +25,10 @@ class ProtocolError(ValueError):
     """
 
     def __init__(self, message: str = "", status: int = 400) -> None:
+        if type(status) is not int or not 400 <= status <= 599:
+            raise ValueError(
+                f"ProtocolError status must be an int in 400-599, not {status!r}"
+            )
         super().__init__(message or reason_phrase(status))
         self.status = status
 
