@@ -60,6 +60,14 @@ def _identifier(name: object, what: str) -> str:
     return name
 
 
+def _table_columns(connection: sqlite3.Connection, table: str) -> set[str]:
+    """The column names of ``table``; ValueError when there is no such table."""
+    rows = connection.execute(f"PRAGMA table_info({_quoted(table)})").fetchall()
+    if not rows:
+        raise ValueError(f"no table {table!r} in this database")
+    return {row[1] for row in rows}
+
+
 def _quoted(name: str) -> str:
     return f'"{name}"'  # checked by _identifier: no quote inside
 
@@ -167,10 +175,16 @@ class Listing:
         ValueError if a transaction is open (commit it first)."""
         table = self._table_for("ensure_indexes")
         _check_no_transaction(connection)
+        existing = _table_columns(connection, table)
         names = []
         for column in self.options.sort_columns:
             if column == self.key:
                 continue  # the key orders itself
+            if column not in existing:
+                # A column of the query, not of the table (a JOIN's): no
+                # index on the table can serve it. (A double-quoted name that
+                # is no column would be a string constant to SQLite.)
+                continue
             name = f"{table}_by_{column}"
             connection.execute(
                 f"CREATE INDEX IF NOT EXISTS {_quoted(name)} ON {_quoted(table)}"
@@ -193,6 +207,12 @@ class Listing:
         if self.full_text is False:
             return False
         _check_no_transaction(connection)
+        missing = set(self.index.columns) - _table_columns(connection, self.index.table)
+        if missing:
+            raise ValueError(
+                f"search columns not in table {self.index.table!r}: "
+                + ", ".join(sorted(missing))
+            )
         if not has_fts5(connection):
             if self.full_text:
                 raise RuntimeError("this SQLite build has no FTS5")

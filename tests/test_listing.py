@@ -435,7 +435,7 @@ def test_page_values_render_in_a_template_with_escaped_links(db):
     from kali.iolist import flatten
 
     listing = make_listing()
-    page = listing.page(db, query_of("?q=<b>&x=\"1\""), base_url="/people")
+    page = listing.page(db, query_of('?q=<b>&x="1"'), base_url="/people")
     values = page.values()
     assert values["search"] == "<b>"
     assert values["hidden"] == [{"name": "x", "value": '"1"'}]
@@ -462,3 +462,21 @@ def test_pager_links_carry_rel_and_vanish_on_a_single_page(db):
     assert 'rel="prev"' in html and 'rel="first"' in html and 'rel="next"' in html
     alone = make_listing(page_size=100).page(db, query_of("?"), base_url="/people")
     assert str(pager(alone)) == ""
+
+
+def test_ensure_indexes_skips_query_columns_and_search_checks_its_columns(db):
+    listing = Listing(
+        "SELECT contact.*, upper(city) AS town FROM contact",
+        table="contact",
+        columns={"name": "Name", "town": "Town"},
+        sort=("name", "town"),
+        search=("name",),
+    )
+    assert listing.ensure_indexes(db) == ["contact_by_name"]
+    typo = Listing(
+        "contact", columns={"name": "Name"}, sort=("name",), search=("nmae",)
+    )
+    with pytest.raises(ValueError, match="nmae"):
+        typo.ensure_search_index(db)
+    with pytest.raises(ValueError, match="no table"):
+        Listing("nothing", columns={"a": "A"}, sort=("a",)).ensure_indexes(db)
