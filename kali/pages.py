@@ -263,7 +263,9 @@ class Pages:
             return Fragment(template.sub(message) for message in messages)
         return Fragment(
             Markup(
-                f'<p class="flash {escape(message["category"])}" role="status">'
+                f'<p class="flash {escape(message["category"])}" '
+                # An error is announced at once; other news politely.
+                f'role="{"alert" if message["category"] == "error" else "status"}">'
                 f"{escape(message['message'])}</p>\n"
             )
             for message in messages

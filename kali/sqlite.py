@@ -48,9 +48,11 @@ Python's own :mod:`sqlite3` and its implicit-transaction mode, whose
 
 from __future__ import annotations
 
+import datetime
 import logging
 import os
 import sqlite3
+import sys
 from collections.abc import Iterable, Mapping
 from typing import Any, Union
 
@@ -70,6 +72,7 @@ __all__ = [
     "fetch_one",
     "fetch_one_or_none",
     "is_busy_error",
+    "sql_values",
     "transaction_guard",
 ]
 
@@ -186,6 +189,27 @@ def fetch_one(
     if row is None:
         raise HTTPError(404, message)
     return row
+
+
+def sql_values(values: Mapping[str, Any]) -> dict[str, Any]:
+    """``values`` (a form's native values) as SQLite stores them, for an
+    INSERT or UPDATE with ``:name`` parameters: dates, times and datetimes as
+    ISO text (sqlite3's own date adapter is deprecated since Python 3.12),
+    a ``decimal.Decimal`` as its exact text (a NUMERIC or REAL column turns
+    it into a number), everything else as it is."""
+    decimal = sys.modules.get("decimal")  # no Decimal exists unless imported
+    stored = {}
+    for name, value in values.items():
+        if isinstance(value, (datetime.date, datetime.time)):
+            value = (
+                value.isoformat(sep=" ")
+                if isinstance(value, datetime.datetime)
+                else value.isoformat()
+            )
+        elif decimal is not None and isinstance(value, decimal.Decimal):
+            value = str(value)
+        stored[name] = value
+    return stored
 
 
 def is_busy_error(error: BaseException) -> bool:

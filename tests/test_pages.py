@@ -349,3 +349,39 @@ def test_pages_offers_flash_and_a_garbled_queue_is_replaced(folder):
     assert request.session[FLASH_KEY] == [["success", "Done."], ["info", "Again."]]
     text = Response(pages.render(request, "contacts", count=1, who="w")).body.decode()
     assert text.index("Done.") < text.index("Again.")
+
+
+def test_a_formlet_with_pages_shows_its_default_page_in_the_layout(folder):
+    from kali.forms import Entry, Formlet
+
+    pages = Pages(folder(), section="forms", sidebar="menu")
+    router = Router()
+
+    @router.servlet("/name")
+    class NameForm(Formlet):
+        title = "Your name"
+
+        def __init__(self):
+            super().__init__({"name": Entry(label="Name")})
+
+        def get_native(self):
+            return {"name": "Ann"}
+
+    NameForm.pages = pages
+    page = Client(router).get("/name").text
+    assert page.startswith("<html><title>Your name · App</title>")
+    assert "<nav>menu</nav>" in page and 'value="Ann"' in page
+
+
+def test_an_error_message_is_an_alert_and_news_a_status(folder):
+    pages = Pages(folder())
+    html = str(
+        pages.render_messages(
+            [
+                {"message": "Saved.", "category": "info"},
+                {"message": "Not saved.", "category": "error"},
+            ]
+        )
+    )
+    assert '<p class="flash info" role="status">Saved.</p>' in html
+    assert '<p class="flash error" role="alert">Not saved.</p>' in html

@@ -62,3 +62,28 @@ def test_a_stale_link_gets_a_404_page_through_the_guard(db):
 def test_sql_errors_are_not_hidden_as_404(db):
     with pytest.raises(sqlite3.OperationalError, match="no such table"):
         fetch_one(db, "SELECT * FROM missing_table")
+
+
+def test_sql_values_store_dates_and_decimals_exactly(tmp_path):
+    import datetime
+    import decimal
+
+    from kali.sqlite import sql_values
+
+    db = connect(tmp_path / "values.db")
+    try:
+        db.execute("CREATE TABLE t (day TEXT, at TEXT, price NUMERIC, note TEXT)")
+        native = {
+            "day": datetime.date(2024, 2, 29),
+            "at": datetime.datetime(2024, 2, 29, 9, 30),
+            "price": decimal.Decimal("89.90"),
+            "note": None,
+        }
+        db.execute(
+            "INSERT INTO t VALUES (:day, :at, :price, :note)", sql_values(native)
+        )
+        db.commit()
+        row = db.execute("SELECT day, at, price, note FROM t").fetchone()
+        assert tuple(row) == ("2024-02-29", "2024-02-29 09:30:00", 89.9, None)
+    finally:
+        db.close()

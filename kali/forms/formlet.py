@@ -78,6 +78,9 @@ class Formlet(Servlet):
     guard: SubmitGuard | None = None
     #: The heading and page title of the default :meth:`display`.
     title = "Form"
+    #: A :class:`kali.pages.Pages` (anything with its ``render``): when set,
+    #: the default page is shown in the app's layout.
+    pages: Any = None
     #: The text of the submit button that :meth:`render_form` writes.
     submit_label = "Save"
 
@@ -184,7 +187,11 @@ class Formlet(Servlet):
         return render_field(field)
 
     def render_page(self, body: Any) -> Any:
-        """A minimal HTML page headed ``title`` around ``body``."""
+        """The page around ``body``: in the app's layout when ``pages`` is
+        set (``pages.render(request, None, title=..., content=body)``), else
+        a minimal HTML page headed ``title``."""
+        if self.pages is not None:
+            return self.pages.render(self.request, None, title=self.title, content=body)
         title = escape_text(self.title)
         return Fragment(
             [
