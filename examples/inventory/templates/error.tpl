@@ -1,0 +1,2 @@
+<p>{message}</p>
+<p><a href="/">Back to all items</a></p>
