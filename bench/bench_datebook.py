@@ -8,9 +8,11 @@ as many tasks is generated once (kept under ``--data`` for later runs: the
 1,000,000-row one takes a few minutes to build) with the datebook's own
 schema. The datebook is then served by kali's real server on 127.0.0.1 (port
 0, in a thread of this process) and every page is fetched over a socket:
-the dashboard, each list (first page, page 500 reached by following the
-``rel="next"`` links, every sort link both ways), a search in each list and
-the global search, a record, its edit form and the new-record forms.
+the dashboard, each list (first page, its ``rel="prev"`` page if any, page
+500 reached by following the ``rel="next"`` links, every sort link both
+ways, also of a search), a search in each list (a word in a few rows, and
+one in every row) and the global search, a record, its edit form and the
+new-record forms.
 
 Reported per page: the median and the worst time of ``--repeat`` fetches
 (after one warm-up fetch) and the bytes sent. The goal (issue 12): every
@@ -151,14 +153,25 @@ def pages_to_measure(fetch: Fetcher, rows: int) -> list[tuple[str, str]]:
         ("appointment edit", f"/appointments/{middle}/edit"),
         ("task edit", f"/tasks/{middle}/edit"),
     ]
+    # A word in a few rows of each list, and one in every row.
+    words = {"contacts": ("Olaf", "example"), "appointments": ("1234", "Meeting"),
+             "tasks": ("1234", "Task")}  # fmt: skip
     for name in ("contacts", "appointments", "tasks"):
         first = f"/{name}"
         targets.append((f"{name}", first))
-        word = "Olaf" if name == "contacts" else "1234"
-        targets.append((f"{name} search", f"/{name}?q={word}"))
+        few, every = words[name]
+        targets.append((f"{name} search", f"/{name}?q={few}"))
+        targets.append((f"{name} search (every row)", f"/{name}?q={every}"))
         _, _, page = fetch.get(first)
-        sort_links = links(page, r'href="([^"]*[?&](?:amp;)?sort=[^"]*)"')
-        for link in sorted(set(sort_links)):
+        previous = re.search(r'rel="prev" href="([^"]+)"', page)
+        if previous:
+            targets.append((f"{name} previous", html.unescape(previous.group(1))))
+        _, _, searched = fetch.get(f"/{name}?q={few}")
+        sort_links = set()
+        pattern = r'href="([^"]*[?&](?:amp;)?(?:sort|dir)=[^"]*)"'
+        for listed in (page, searched):
+            sort_links.update(links(listed, pattern))
+        for link in sorted(sort_links):
             targets.append((f"{name} sorted {link.split('?', 1)[1]}", link))
         # Page 500: follow the "next" links (each fetch is one page).
         target, number = first, 1

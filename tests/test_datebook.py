@@ -1,4 +1,4 @@
-"""The datebook example (examples/datebook.py), page by page, in-process.
+"""The datebook example (examples/datebook/), page by page, in-process.
 
 Each test gets a fresh database file and attachments folder under tmp_path,
 and a kali.testing Client (with the example's error pages) that keeps the
@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import datetime
 import html
+import importlib
 import os
 import re
 import sqlite3
 import stat
 import subprocess
+import urllib.parse
 from pathlib import Path
 
 import pytest
@@ -30,6 +32,7 @@ TODAY = datetime.date.today()
 
 
 datebook = load_example("datebook")
+cli = importlib.import_module("example_datebook.__main__")
 
 
 class Book:
@@ -578,13 +581,14 @@ def test_an_attachment_is_stored_under_our_name_and_downloaded_under_its_own(boo
     row = book.database.execute("SELECT * FROM attachment").fetchone()
     assert row["filename"] == "Visitenkarte Zoë.txt"
     assert row["size"] == len(content)
-    assert row["content_type"] == "text/plain"
+    assert row["content_type"] == "text/plain; charset=utf-8"  # by the extension
     stored = list(book.attachments.iterdir())
     assert [path.name for path in stored] == [row["stored_name"]]
-    assert re.fullmatch(r"[0-9a-f]{32}", row["stored_name"])
+    assert re.fullmatch(r"[0-9a-f]{32}\.txt", row["stored_name"])
     assert stored[0].read_bytes() == content
     page = book.client.get(f"/contacts/{zoe}")
     assert "Visitenkarte Zoë.txt" in page.text and "11.7 KB" in page.text
+    assert "Attached “Visitenkarte Zoë.txt”." in page.text
 
     download = book.client.get(f"/attachments/{row['id']}")
     assert download.status == 200
@@ -595,7 +599,29 @@ def test_an_attachment_is_stored_under_our_name_and_downloaded_under_its_own(boo
     assert "filename*=UTF-8''Visitenkarte%20Zo%C3%AB.txt" in disposition
 
 
-def test_an_attachment_needs_a_file_and_a_sane_content_type(book, monkeypatch):
+def test_a_download_name_with_quotes_and_any_script_cannot_break_the_header(book):
+    zoe = book.add_contact("Zoë")
+    name = 'Zoë "the card"; filename=evil.exe\r\nX-Evil: 1 中文.txt'
+    assert book.attach(zoe, name, b"card").status == 302
+    download = book.client.get("/attachments/1")
+    assert download.body == b"card"
+    assert "x-evil" not in download.headers
+    disposition = download.headers["content-disposition"]
+    # One quoted ASCII stand-in (no quote or backslash inside), then the
+    # whole name percent-encoded: nothing a name holds can end either part.
+    parts = re.fullmatch(
+        r"attachment; filename=\"[^\"\\\\]+\"; filename\*=UTF-8''([A-Za-z0-9%._~-]+)",
+        disposition,
+    )
+    assert parts, disposition
+    stored = book.database.execute("SELECT filename FROM attachment").fetchone()[0]
+    assert "中文" in stored
+    assert urllib.parse.unquote(parts.group(1)) == re.sub(r"[\r\n]", "", stored)
+
+
+def test_an_attachment_needs_a_file_and_a_size_and_is_never_typed_by_the_browser(
+    book, monkeypatch
+):
     zoe = book.add_contact("Zoë")
     token = book.token(f"/contacts/{zoe}/attach")
     page = book.client.post(
@@ -605,14 +631,28 @@ def test_an_attachment_needs_a_file_and_a_sane_content_type(book, monkeypatch):
     )
     assert "choose a file to attach." in page.text
     assert field_value(page, "description") == "the card"
-    monkeypatch.setattr(datebook, "MAX_ATTACHMENT_BYTES", 10)
+    monkeypatch.setattr(datebook.forms, "MAX_ATTACHMENT_BYTES", 10)
     page = book.attach(zoe, "big.bin", b"x" * 11)
     assert "is too large (at most 10 bytes)." in page.text
     monkeypatch.undo()
     assert book.count("attachment") == 0 and not list(book.attachments.iterdir())
-    assert book.attach(zoe, "odd.bin", b"?", "text/plain<b>").status == 302
+    assert book.attach(zoe, "page.html", b"<script>", "text/html").status == 302
     download = book.client.get("/attachments/1")
     assert download.content_type == "application/octet-stream"
+
+
+def test_an_attachment_whose_row_is_rolled_back_leaves_no_file(book):
+    zoe = book.add_contact("Zoë")
+    # The INSERT of the attachment's row fails, after the file was saved.
+    book.database.execute(
+        "CREATE TRIGGER refuse BEFORE INSERT ON attachment"
+        " BEGIN SELECT RAISE(ABORT, 'disk full'); END"
+    )
+    page = book.attach(zoe, "a.txt")
+    assert page.status == 500
+    assert "disk full" not in page.text
+    assert book.count("attachment") == 0
+    assert list(book.attachments.iterdir()) == []
 
 
 def test_deleting_an_attachment_removes_the_file(book):
@@ -624,6 +664,7 @@ def test_deleting_an_attachment_removes_the_file(book):
     done = book.client.post("/attachments/1/delete")
     assert done.status == 302 and done.location == f"/contacts/{zoe}"
     assert not stored.exists() and book.count("attachment") == 0
+    assert "Deleted “a.txt”." in done.follow().text
     assert book.client.get("/attachments/1").status == 404
 
 
@@ -633,7 +674,7 @@ def test_a_missing_attachment_file_is_a_404(book):
     next(book.attachments.iterdir()).unlink()
     page = book.client.get("/attachments/1")
     assert page.status == 404
-    assert "missing from the attachments folder" in page.text
+    assert "There is no such file." in page.text
 
 
 # -- Deleting a contact ----------------------------------------------------------------
@@ -681,6 +722,11 @@ def test_deleting_takes_a_post(book, method):
         "/contacts/99",
         "/contacts/abc",
         "/contacts/²",
+        "/contacts/-1",
+        "/contacts/" + "9" * 30,
+        "/contacts/1.0",
+        "/tasks/abc/edit",
+        "/appointments/-1/delete",
         "/contacts/1/nothing",
         "/contacts/99/edit",
         "/contacts/99/delete",
@@ -708,16 +754,15 @@ def test_posting_to_a_missing_record_is_a_404(book, path):
     assert book.client.post(path).status == 404
 
 
-def test_a_failure_is_a_500_in_the_layout_without_details(book, monkeypatch):
-    def broken(*args):
-        raise RuntimeError("secret detail")
-
-    monkeypatch.setattr(datebook, "show_date", broken)
-    book.add_contact("Zoë", birthday="1990-01-01")
-    page = book.client.get("/contacts/1")
+def test_a_failure_is_a_500_in_the_layout_without_details(book):
+    zoe = book.add_contact("Zoë")
+    book.database.execute("ALTER TABLE attachment RENAME TO secret_detail")
+    page = book.client.get(f"/contacts/{zoe}")
     assert page.status == 500
+    assert "<title>Internal Server Error · Datebook</title>" in page.text
     assert "Something went wrong on our side" in page.text
-    assert "secret detail" not in page.text
+    assert "secret" not in page.text and "attachment" not in page.text
+    book.database.execute("ALTER TABLE secret_detail RENAME TO attachment")
 
 
 # -- Running it ------------------------------------------------------------------------
@@ -733,9 +778,9 @@ def test_main_serves_the_database_given_without_opening_a_browser(
         page = Client(app, error_page=options["error_page"]).get("/")
         served["status"] = page.status
 
-    monkeypatch.setattr(datebook, "serve_http", fake_serve_http)
+    monkeypatch.setattr(cli, "serve_http", fake_serve_http)
     target = tmp_path / "sub" / "mine.sqlite3"
-    datebook.main(["--db", str(target), "--port", "0", "--no-browser"])
+    cli.main(["--db", str(target), "--port", "0", "--no-browser"])
     assert served["port"] == 0 and served["start"] is None and served["status"] == 200
     assert target.is_file()
     assert (tmp_path / "sub" / "mine-attachments").is_dir()
@@ -746,17 +791,27 @@ def test_main_serves_the_database_given_without_opening_a_browser(
 
 def test_main_defaults_to_the_data_folder_and_opens_the_browser(tmp_path, monkeypatch):
     served = {}
-    monkeypatch.setattr(
-        datebook, "serve_http", lambda app, **options: served.update(options)
-    )
+    monkeypatch.setattr(cli, "serve_http", lambda _, **options: served.update(options))
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.setenv("APPDATA", str(tmp_path / "data"))
-    datebook.main([])
+    cli.main([])
     assert served["port"] == 8080 and served["start"] == ""
-    expected = datebook.default_database(create=False)
+    expected = cli.default_database(create=False)
     assert expected.is_file() and expected.name == "datebook.sqlite3"
     assert "kali-datebook" in expected.parts
+
+
+def test_ctrl_c_stops_main_quietly_and_closes_the_database(tmp_path, monkeypatch):
+    apps = []
+
+    def interrupted(app, **options):
+        apps.append(app)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "serve_http", interrupted)
+    cli.main(["--db", str(tmp_path / "db.sqlite3"), "--no-browser"])  # no raise
+    assert apps[0].guard.connections == []  # closed
 
 
 @pytest.mark.skipif(os.name != "posix", reason="demo.sh is a POSIX shell script")
@@ -769,3 +824,307 @@ def test_the_demo_launcher_lists_the_datebook():
         listing,
         re.M,
     )
+    assert re.search(r"^  intro +", listing, re.M)  # the one-file examples too
+
+
+# -- Lists: pages, sorting, searching --------------------------------------------------
+
+
+def add_contacts(book, names):
+    """Contacts added the quick way, by SQL (the triggers keep the sort keys)."""
+    book.database.executemany(
+        "INSERT INTO contact (name, email) VALUES (?, ?)",
+        [(name, f"{number:03d}@example.org") for number, name in enumerate(names)],
+    )
+    book.database.commit()
+
+
+def links(page, rel):
+    found = re.findall(rf'rel="{rel}" href="([^"]+)"', page.text)
+    return [html.unescape(url) for url in found]
+
+
+def titles(page):
+    return re.findall(r'class="what" href="[^"]+">([^<]+)<', page.text)
+
+
+def listed_names(page):
+    return re.findall(r'<a href="/contacts/\d+">([^<]+)</a>', page.text)
+
+
+def test_the_contact_list_comes_in_pages_of_50_in_name_order(book):
+    names = [f"{'Ö' if n % 2 else 'o'}laf {n:03d}" for n in range(120)] + ["Zoë"]
+    add_contacts(book, names)
+    first = book.client.get("/contacts")
+    assert "121 contacts" in first.text
+    assert links(first, "prev") == [] and len(links(first, "next")) == 1
+    seen, page = [], first
+    while True:
+        seen.append(listed_names(page))
+        following = links(page, "next")
+        if not following:
+            break
+        page = book.client.get(following[0])
+    assert [len(names) for names in seen] == [50, 50, 21]
+    everything = [name for names in seen for name in names]
+    # "Ö" sorts as "o": the numbers decide, whatever the accent.
+    assert everything == sorted(names, key=datebook.database.fold)
+    back = book.client.get(links(page, "prev")[0])
+    assert listed_names(back) == seen[1]
+
+
+def test_a_heading_sorts_the_list_both_ways(book):
+    add_contacts(book, ["Bob", "ann", "Åsa", "Carl"])  # e-mails 000 to 003
+    page = book.client.get("/contacts")
+    assert listed_names(page) == ["ann", "Åsa", "Bob", "Carl"]
+    heading = '<th aria-sort="ascending"><a href="/contacts?dir=desc">Name</a> ▲'
+    assert heading in page.text
+    by_email = book.client.get("/contacts?sort=email")
+    assert listed_names(by_email) == ["Bob", "ann", "Åsa", "Carl"]
+    assert 'href="/contacts?sort=email&amp;dir=desc"' in by_email.text
+    backwards = book.client.get("/contacts?sort=email&dir=desc")
+    assert listed_names(backwards) == ["Carl", "Åsa", "ann", "Bob"]
+    assert "▼" in backwards.text
+    for bad in ("sort=notes", "dir=up", "after=garbage", "sort=email;drop"):
+        assert book.client.get(f"/contacts?{bad}").status == 400
+
+
+def test_a_search_in_a_list_keeps_its_sort_and_ignores_accents(book):
+    add_contacts(book, ["Zoë Ångström", "Zoe Berg", "Bob"])
+    page = book.client.get("/contacts?sort=email&dir=desc")
+    search = page.form(1)  # the list's own search box (0 is the header's)
+    search["q"] = "ZOE"
+    found = search.submit()
+    assert found.url.startswith("/contacts?")
+    assert "2 found for “ZOE”" in found.text
+    assert listed_names(found) == ["Zoe Berg", "Zoë Ångström"]  # e-mail, down
+    assert listed_names(book.client.get("/contacts?q=angstr")) == ["Zoë Ångström"]
+    nothing = book.client.get("/contacts", query={"q": 'AND "( *'})
+    assert nothing.status == 200 and "No contacts found." in nothing.text
+
+
+def test_the_appointments_open_at_today_and_page_back_into_the_past(book):
+    day = datetime.timedelta(days=1)
+    book.database.executemany(
+        "INSERT INTO appointment (title, day, start_time) VALUES (?, ?, ?)",
+        [(f"Past {n:02d}", str(TODAY - (60 - n) * day), None) for n in range(60)]
+        + [
+            ("Later today", str(TODAY), "18:00"),
+            ("All day", str(TODAY), None),
+            ("Tomorrow", str(TODAY + day), "08:00"),
+        ],
+    )
+    book.database.commit()
+    page = book.client.get("/appointments")
+    assert titles(page) == ["All day", "Later today", "Tomorrow"]
+    assert "63 appointments" in page.text and links(page, "next") == []
+    earlier = book.client.get(links(page, "prev")[0])
+    assert titles(earlier) == [f"Past {n:02d}" for n in range(10, 60)]
+    assert links(earlier, "next")  # and on to today again
+    by_title = book.client.get("/appointments?sort=title_key")
+    assert titles(by_title)[:2] == ["All day", "Later today"]
+    found = book.client.get("/appointments?q=today")
+    assert "1 found for “today”" in found.text
+
+
+def test_appointments_all_in_the_past_are_listed_from_the_first(book):
+    for title, day in (("Old", "2001-01-01"), ("Older", "2000-01-01")):
+        book.add_appointment(title, day=day)
+    page = book.client.get("/appointments")
+    assert titles(page) == ["Older", "Old"]
+    assert links(page, "prev") == [] and links(page, "next") == []
+
+
+def test_tasks_come_open_first_by_due_date_and_sort_by_priority(book):
+    day = datetime.timedelta(days=1)
+    book.database.executemany(
+        "INSERT INTO task (title, due, priority, done) VALUES (?, ?, ?, ?)",
+        [
+            ("undated", None, 1, 0),
+            ("later", (TODAY + 9 * day).isoformat(), 3, 0),
+            ("soon", (TODAY + day).isoformat(), 2, 0),
+            ("finished", TODAY.isoformat(), 1, 1),
+            ("late", (TODAY - day).isoformat(), 3, 0),
+        ],
+    )
+    book.database.commit()
+    page = book.client.get("/tasks")
+    assert titles(page) == ["late", "soon", "later", "undated", "finished"]
+    assert '<li class="overdue">' in page.text and '<li class="done">' in page.text
+    by_priority = book.client.get("/tasks?sort=priority")
+    assert titles(by_priority) == ["undated", "finished", "soon", "later", "late"]
+    # Ticking a task from a sorted page comes back to that page.
+    back = field_value(by_priority, "back")
+    assert back == "/tasks?sort=priority"
+    assert book.client.post("/tasks/1/done", data={"back": back}).location == back
+    found = book.client.get("/tasks?q=SOO")
+    assert titles(found) == ["soon"]
+
+
+def test_the_global_search_links_to_the_rest_of_a_long_result(book):
+    add_contacts(book, [f"Olaf {n}" for n in range(60)])
+    page = book.client.get("/search?q=olaf")
+    assert "60 found for “olaf”" in page.text
+    assert len(listed_names(page)) == 50
+    assert 'href="/contacts?q=olaf">All the contacts found' in page.text
+
+
+def test_the_dashboard_counts_stop_at_a_thousand(book):
+    add_contacts(book, [f"Person {n}" for n in range(1001)])
+    page = book.client.get("/")
+    assert '<span class="count">1,000+</span> Contacts' in page.text
+    assert "1,000+ contacts" in book.client.get("/contacts").text
+
+
+# -- Birthdays, the export, old databases ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("today", "expected"),
+    [
+        # Across New Year, soonest first.
+        ("2023-12-20", ["Dec 24", "Jan 02", "Jan 19"]),
+        # Born on 29 February: on 1 March in other years.
+        ("2023-03-01", ["Feb 29", "Mar 01", "Mar 31"]),
+        ("2024-02-28", ["Feb 28", "Feb 29", "Mar 01"]),
+    ],
+)
+def test_coming_birthdays_are_found_through_the_month_and_day(book, today, expected):
+    born = {
+        "Dec 24": "1980-12-24", "Jan 02": "1990-01-02", "Jan 19": "1970-01-19",
+        "Feb 29": "1992-02-29", "Mar 01": "1985-03-01", "Mar 31": "1999-03-31",
+        "Feb 28": "1960-02-28", "Apr 30": "2000-04-30", "Jul 01": "2001-07-01",
+    }  # fmt: skip
+    book.database.executemany(
+        "INSERT INTO contact (name, birthday) VALUES (?, ?)", born.items()
+    )
+    book.database.commit()
+    today = datetime.date.fromisoformat(today)
+    found = datebook.database.coming_birthdays(book.database, today)
+    assert [row["name"] for row in found] == expected
+    assert all(0 <= (row["day"] - today).days <= 30 for row in found)
+    plan = book.database.execute(
+        "EXPLAIN QUERY PLAN SELECT id FROM contact"
+        " WHERE substr(birthday, 6) BETWEEN '01-01' AND '01-31'"
+    ).fetchall()
+    assert "contact_by_birthday_day" in str([tuple(row) for row in plan])
+
+
+def test_the_dashboard_shows_the_birthdays_within_30_days(book):
+    soon = TODAY + datetime.timedelta(days=3)
+    born = soon.replace(year=1992)  # a leap year: 29 February too
+    book.add_contact("Ada", birthday=born.isoformat())
+    book.add_contact("Bob", birthday="")
+    page = book.client.get("/")
+    assert "Birthdays in the next 30 days" in page.text
+    assert datebook.pages.show_date(soon) in page.text and "Ada" in page.text
+
+
+def test_the_contacts_download_as_csv_for_a_spreadsheet(book):
+    book.add_contact("Zoë", email="zoe@example.org", notes="=1+2")
+    book.add_contact("Ada", birthday="1990-02-03")
+    download = book.client.get("/contacts.csv")
+    assert download.status == 200
+    assert download.content_type == "text/csv"
+    assert 'filename="contacts.csv"' in download.headers["content-disposition"]
+    text = download.body.decode("utf-8-sig")  # the BOM tells Excel it is UTF-8
+    assert text.splitlines() == [
+        "name,email,phone,birthday,notes",
+        "Ada,,,1990-02-03,",
+        "Zoë,zoe@example.org,,,'=1+2",  # a formula is only text
+    ]
+
+
+OLD_SCHEMA = """
+
+CREATE TABLE IF NOT EXISTS contact (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL,
+    email TEXT UNIQUE COLLATE NOCASE,
+    phone TEXT,
+    birthday TEXT,                  -- YYYY-MM-DD, or NULL
+    notes TEXT NOT NULL DEFAULT ''
+);
+
+CREATE TABLE IF NOT EXISTS appointment (
+    id INTEGER PRIMARY KEY,
+    title TEXT NOT NULL,
+    day TEXT NOT NULL,              -- YYYY-MM-DD
+    start_time TEXT,                -- HH:MM, or NULL for "some time that day"
+    end_time TEXT,
+    place TEXT,
+    contact_id INTEGER REFERENCES contact (id) ON DELETE SET NULL,
+    notes TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS appointment_by_day ON appointment (day);
+CREATE INDEX IF NOT EXISTS appointment_by_contact ON appointment (contact_id);
+
+CREATE TABLE IF NOT EXISTS task (
+    id INTEGER PRIMARY KEY,
+    title TEXT NOT NULL,
+    due TEXT,                       -- YYYY-MM-DD, or NULL
+    priority INTEGER NOT NULL DEFAULT 2 CHECK (priority BETWEEN 1 AND 3),
+    done INTEGER NOT NULL DEFAULT 0,
+    notes TEXT NOT NULL DEFAULT ''
+);
+
+CREATE TABLE IF NOT EXISTS attachment (
+    id INTEGER PRIMARY KEY,
+    contact_id INTEGER NOT NULL REFERENCES contact (id) ON DELETE CASCADE,
+    filename TEXT NOT NULL,         -- what the browser called it: shown, never a path
+    stored_name TEXT NOT NULL UNIQUE,  -- what we called it in the folder
+    content_type TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    description TEXT
+);
+CREATE INDEX IF NOT EXISTS attachment_by_contact ON attachment (contact_id);
+"""
+
+
+def test_a_database_of_the_first_datebook_opens_with_its_data(tmp_path):
+    path = tmp_path / "datebook.sqlite3"
+    with sqlite3.connect(path) as old:
+        old.executescript(OLD_SCHEMA)
+        old.executemany(
+            "INSERT INTO contact (name, email) VALUES (?, ?)",
+            [("Zoë Ångström", "z@example.org"), ("Ölaf", None), ("bob", None)],
+        )
+        old.execute("INSERT INTO task (title, priority) VALUES ('Renew passport', 1)")
+        old.execute(
+            "INSERT INTO appointment (title, day) VALUES ('Dentist', '2031-01-02')"
+        )
+    old.close()
+    book = Book(tmp_path)
+    try:
+        page = book.client.get("/contacts")
+        assert listed_names(page) == ["bob", "Ölaf", "Zoë Ångström"]
+        assert listed_names(book.client.get("/contacts?q=zoe")) == ["Zoë Ångström"]
+        assert "Renew passport" in book.client.get("/tasks").text
+        assert "Dentist" in book.client.get("/appointments").text
+        book.add_contact("Ann")  # new rows get their sort keys too
+        assert listed_names(book.client.get("/contacts"))[0] == "Ann"
+    finally:
+        book.app.guard.close()
+    again = Book(tmp_path)  # a second start changes nothing
+    again.app.guard.close()
+
+
+# -- The test client's forms -----------------------------------------------------------
+
+
+def test_a_contact_is_added_through_the_form_as_a_browser_would(book):
+    form = book.client.get("/contacts/new").form("record")
+    form["name"] = NAME
+    form["birthday"] = datetime.date(1990, 2, 3)
+    form["notes"] = NOTES
+    saved = form.submit()
+    assert saved.status_code == 302
+    page = saved.follow()
+    assert page.url == "/contacts/1"
+    assert "Sat 3 Feb 1990" in page.text
+    again = form.submit()  # the same form, sent twice: saved once
+    assert again.location == saved.location and book.count("contact") == 1
+    edit = book.client.get("/contacts/1/edit").form("record")
+    assert edit["name"] == NAME
+    assert edit["notes"] == NOTES.replace("\n", "\r\n")  # a browser sends CRLF
+    assert "submit_token" not in edit  # only "new" forms are guarded

@@ -3,7 +3,8 @@
 One user session: create a contact with non-ASCII text, hit a validation
 error and find the input kept, fix and save, edit, plan an appointment
 through the pick-a-contact step, attach and download a file, photograph the
-dashboard, and delete the contact.
+dashboard, and delete the contact. A second session pages through a long
+contact list, sorts it by a heading and searches it.
 """
 
 from __future__ import annotations
@@ -69,7 +70,9 @@ def test_the_datebook_from_first_page_to_delete(page, kali_server, tmp_path):
         page.submit("form.record")
 
         assert "Birthday: is in the future." in page.text("ul.errors")
-        assert page.text(".field-birthday .error") == "is in the future."
+        assert page.text("#birthday-error") == "is in the future."
+        invalid = page.evaluate("document.querySelector('#birthday').ariaInvalid")
+        assert invalid == "true"
         assert page.value("#name") == NAME
         assert page.value("#email") == "zoe@example.org"
         assert page.value("#notes") == NOTES
@@ -168,5 +171,70 @@ def test_the_datebook_from_first_page_to_delete(page, kali_server, tmp_path):
         statuses = [response["response"]["status"] for response in page.responses]
         assert all(status in (200, 302) for status in statuses), statuses
         assert [line for line in page.console if "rror" in line] == []
+    finally:
+        app.guard.close()
+
+
+def names_listed(page):
+    return page.evaluate(
+        "[...document.querySelectorAll('table.list tbody td:first-child')]"
+        ".map(cell => cell.textContent.trim())"
+    )
+
+
+def test_a_long_contact_list_pages_sorts_and_searches(page, kali_server, tmp_path):
+    datebook = load_example("datebook")
+    app = datebook.make_app(tmp_path / "datebook.sqlite3", tmp_path / "files")
+    try:
+        database = app.guard.connections[0]
+        database.executemany(
+            "INSERT INTO contact (name, email) VALUES (?, ?)",
+            [(f"Person {n:03d}", f"{999 - n:03d}@example.org") for n in range(120)]
+            + [(NAME, "zoe@example.org")],
+        )
+        database.commit()
+        server = kali_server(app, error_page=datebook.error_page)
+        page.goto(server.url + "contacts")
+        assert page.text("main .toolbar .muted") == "121 contacts"
+        first = names_listed(page)
+        assert first[0] == "Person 000" and len(first) == 50
+        assert not page.exists("a[rel=prev]")
+
+        # -- Next, next, and back ------------------------------------------------------
+        click_and_wait(page, "a[rel=next]")
+        assert names_listed(page)[0] == "Person 050"
+        click_and_wait(page, "a[rel=next]")
+        assert names_listed(page) == [f"Person {n:03d}" for n in range(100, 120)] + [
+            NAME
+        ]
+        assert not page.exists("a[rel=next]")
+        click_and_wait(page, "a[rel=prev]")
+        assert names_listed(page)[0] == "Person 050"
+
+        # -- Sorted by a heading, then the other way -----------------------------------
+        page.goto(server.url + "contacts")
+        click_and_wait(page, "th:nth-child(2) a")  # E-mail
+        assert path_of(page) == "/contacts?sort=email"
+        assert names_listed(page)[:2] == ["Person 119", "Person 118"]
+        assert page.evaluate(
+            "document.querySelector('th:nth-child(2)').getAttribute('aria-sort')"
+        ) == "ascending"
+        click_and_wait(page, "th:nth-child(2) a")
+        assert path_of(page) == "/contacts?sort=email&dir=desc"
+        assert names_listed(page)[0] == NAME  # "zoe@" after the digits
+
+        # -- A search keeps the sort ---------------------------------------------------
+        page.fill("main input[name=q]", "person 11")
+        page.submit("main form[role=search]")
+        assert path_of(page) == "/contacts?q=person+11&sort=email&dir=desc"
+        assert names_listed(page) == [f"Person {n}" for n in range(110, 120)]
+        assert page.text("main .toolbar .muted") == "10 found for “person 11”"
+        page.fill("main input[name=q]", "ZOE angstr")
+        page.submit("main form[role=search]")
+        assert names_listed(page) == [NAME]
+
+        assert page.failures == []
+        statuses = [response["response"]["status"] for response in page.responses]
+        assert all(status in (200, 302) for status in statuses), statuses
     finally:
         app.guard.close()

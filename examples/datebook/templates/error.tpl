@@ -1,8 +1,1 @@
-<extend>base
-<?title?>{heading}
-<?content?>
-<div class="panel">
-  <p>{message}</p>
-  <p><a href="/">Back to today’s page</a></p>
-</div>
-</extend>
+<div class="panel"><p>{message}</p><p><a href="/">Back to today’s page</a></p></div>

@@ -1,17 +1,9 @@
-<extend>base
-<?title?>{heading}
-<?content?>
 {errors}
-<form class="record" method="post" enctype="multipart/form-data">
+<form class="record" id="record" method="post" enctype="multipart/form-data">
 <!-- Enter in a field presses the form's first button: make that "Save". -->
-<button type="submit" name="action" value="save" class="default-button"
-        tabindex="-1" aria-hidden="true">Save</button>
-{fields}
-{token}
-<div class="actions">
-  <button type="submit" class="primary" name="action" value="save">Save</button>
+<button type="submit" name="action" value="save" class="default-button" tabindex="-1" aria-hidden="true">Save</button>
+{fields}{hidden}
+<div class="actions"><button type="submit" class="primary" name="action" value="save">Save</button>
   <a class="button" href="{cancel}">Cancel</a>
-  {@delete}<span class="grow"></span><a class="button danger" href="{url}">Delete…</a>{/delete}
-</div>
+  {?delete}<span class="grow"></span><a class="button danger" href="{delete}">Delete…</a>{/delete}</div>
 </form>
-</extend>

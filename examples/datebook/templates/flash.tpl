@@ -1,1 +1,0 @@
-<p class="flash" role="status">{message}</p>
