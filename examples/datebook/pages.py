@@ -441,10 +441,8 @@ class AppointmentForm(forms.RecordForm):
             # The session is a cookie, which browsers limit to about 4 KB.
             self.book.sessions.encode({**request.session, "draft": draft})
         except ValueError:
-            # (Formlet has no public "show the form again with these
-            # errors"; _display is what its own do_POST uses.)
             message = "are too long to keep while you choose; save first."
-            return self._display(values, {"notes": message})
+            return self.show(values, {"notes": message})
         request.session["draft"] = draft
         return Response.redirect("/contacts/pick")
 

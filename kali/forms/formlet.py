@@ -205,6 +205,12 @@ class Formlet(Servlet):
 
     # -- the workflow ------------------------------------------------------
 
+    def show(self, intermediate: dict[str, Any], errors: dict[str, Any]) -> Any:
+        """The form again with ``intermediate`` (the user's own text per
+        field) and ``errors``, as after a failed POST: for a handler of its
+        own that refuses a submission (e.g. a button other than "Save")."""
+        return self._display(intermediate, errors)
+
     def _display(self, intermediate: dict[str, Any], errors: dict[str, Any]) -> Any:
         self._intermediate = intermediate
         if self.guard is not None and not self._token:
