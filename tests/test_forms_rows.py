@@ -301,3 +301,15 @@ def test_check_identifier():
     assert check_identifier("contact_2") == "[contact_2]"
     with pytest.raises(ValueError, match="table"):
         check_identifier("a b", "table")
+
+
+@pytest.mark.parametrize(
+    ("where", "parameters"),
+    [("city = ?", ["Basel"]), ("city = :city", {"city": "Basel"})],
+)
+def test_to_native_looks_one_row_up_within_the_where(database, where, parameters):
+    choice = RowChoice(database, "contact", where=where, parameters=parameters)
+    assert choice.to_native("3") == 3
+    for outside in ("2", "03", "3 ", "x"):  # Bern; not the text of an id; junk
+        with pytest.raises(ValidationError):
+            choice.to_native(outside)

@@ -137,8 +137,15 @@ class RowChoice(ChoiceLens):
             if not isinstance(where, str) or not where.strip():
                 raise ValueError(f"where must be a non-blank condition, not {where!r}")
             query += f" WHERE ({where})"
+        # One row by its value, for to_native: an indexed lookup, not a scan.
+        named = isinstance(parameters, Mapping)
+        lookup = (
+            f"{query} {'AND' if where is not None else 'WHERE'} {columns[0]} = "
+            + (":_kali_value" if named else "?")
+        )
         query += f" ORDER BY {_order_clause(label if order_by is None else order_by)}"
         self._setup(database, query, parameters, error)
+        self._lookup: str | None = lookup
 
     @classmethod
     def from_query(
@@ -164,6 +171,7 @@ class RowChoice(ChoiceLens):
             raise ValueError(f"from_query needs a SELECT statement, not {query!r}")
         choice = cls.__new__(cls)
         choice._setup(database, query, parameters, error)
+        choice._lookup = None  # an arbitrary SELECT: read its rows
         return choice
 
     def _setup(
@@ -195,11 +203,14 @@ class RowChoice(ChoiceLens):
 
     def rows(self) -> Iterator[tuple[Any, Any]]:
         """Read ``(value, label)`` for every row now, as stored."""
+        return self._read(self.query, self.parameters)
+
+    def _read(self, query: str, parameters: Parameters) -> Iterator[tuple[Any, Any]]:
         cursor = self._connection().cursor()
         try:
             # Plain tuples whatever the connection's row_factory is.
             cursor.row_factory = None
-            cursor.execute(self.query, self.parameters)
+            cursor.execute(query, parameters)
             found = cursor.fetchall()
         finally:
             cursor.close()
@@ -217,7 +228,13 @@ class RowChoice(ChoiceLens):
     def to_native(self, s: str) -> Any:
         if not s:
             return None
-        for value, _ in self.rows():
+        rows = self.rows()
+        if self._lookup is not None:
+            if isinstance(self.parameters, Mapping):
+                rows = self._read(self._lookup, {**self.parameters, "_kali_value": s})
+            else:
+                rows = self._read(self._lookup, [*self.parameters, s])
+        for value, _ in rows:
             if self.to_text(value) == s:
                 return value
         raise ValidationError(self.error)
