@@ -1,10 +1,12 @@
 """List pages on a big table: milliseconds per page, first page or page 500.
 
-    python3 bench/bench_listing.py [--rows 100000] [--db contacts.sqlite3]
+    python3 bench/bench_listing.py [--rows 100000,1000000] [--data DIR]
+                                   [--db contacts.sqlite3] [--repeat 5]
 
-Generates a contact table of ``--rows`` rows (names, e-mails, cities with
-10 % NULLs, dates, notes) in a temporary file, or in ``--db`` (kept, and
-reused by a later run with the same ``--rows``), makes the sort indexes and
+Generates a contact table of ``--rows`` rows, for each size in turn (names,
+e-mails, cities with 10 % NULLs, dates, notes) in a temporary file, or in
+``--data`` or ``--db`` (kept, and reused by a later run with the same
+``--rows``), makes the sort indexes and
 the FTS5 search index with ``Listing.ensure_indexes``/``ensure_search_index``,
 then times :meth:`kali.listing.Listing.page` the way a browser would ask
 for pages (a query Bag in, rows and links out), best of ``--repeat`` runs:
@@ -13,8 +15,10 @@ for pages (a query Bag in, rows and links out), best of ``--repeat`` runs:
 * page 500 (the last page of a smaller table), reached by following
   ``next`` links (each is timed too: the slowest is reported), and its
   ``previous`` link;
-* searches: a rare word, a common prefix, and the LIKE fallback on a rare
-  word (slow on big tables by design: it reads rows one by one).
+* searches: a rare word, a common prefix, a word in every row (whole, as
+  a short prefix, with a second word, counted up to 1000), a prefix of
+  many words, matches that come last in the order, and the LIKE fallback
+  on a rare word (slow on big tables by design: it reads rows one by one).
 
 The target is 30 ms for each FTS5 and keyset figure; the exit status is 1
 when one is over it (the fallback figure is reported, not judged).
@@ -57,9 +61,12 @@ CREATE TABLE IF NOT EXISTS contact (
 """
 
 
-def make_listing(full_text: bool | None = None) -> Listing:
+def make_listing(
+    full_text: bool | None = None, count_limit: int | None = None
+) -> Listing:
     return Listing(
         "contact",
+        count_limit=count_limit,
         columns={"name": "Name", "email": "E-mail", "city": "City", "created": "At"},
         sort=("name", "email", "city", "-created"),
         search=("name", "email", "notes"),
@@ -134,6 +141,11 @@ def page(listing: Listing, db: sqlite3.Connection, url: str) -> Page:
     return listing.page(db, Bag(urllib.parse.parse_qsl(url.partition("?")[2])))
 
 
+def next_of(listing: Listing, db: sqlite3.Connection, url: str) -> str:
+    """The next link of the page at ``url`` (``url`` itself on the last page)."""
+    return page(listing, db, url).next_url or url
+
+
 def best_ms(action: Callable[[], object], repeat: int) -> float:
     times = []
     for _ in range(repeat):
@@ -148,7 +160,9 @@ def measure(path: str, repeat: int) -> list[tuple[str, float, bool]]:
     db = connect(path)
     try:
         listing = make_listing()
+        listing.ensure_search_index(db)  # as an app does at start-up
         fallback = make_listing(full_text=False)
+        counted = make_listing(count_limit=1000)
         results: list[tuple[str, float, bool]] = []
 
         def time_url(
@@ -184,6 +198,17 @@ def measure(path: str, repeat: int) -> list[tuple[str, float, bool]]:
         time_url("search, name prefix 'kühn1'", "?q=k%C3%BChn1")
         time_url("search, common prefix 'ann'", "?q=ann")
         time_url("search, common word, city ▼", "?q=invoice&sort=city&dir=desc")
+        # A word in every row (e-mails end in example.org), whole and as a
+        # short prefix, and a prefix of too many words to expand.
+        time_url("search, word in every row 'example'", "?q=example")
+        time_url("search, every row, city ▼", "?q=example&sort=city&dir=desc")
+        time_url("search, every row, short prefix 'ex'", "?q=ex")
+        time_url("search, every row, two words", "?q=example+org")
+        time_url("search, every row, counted to 1000", "?q=example", on=counted)
+        time_url("search, every row, next link", next_of(listing, db, "?q=example"))
+        time_url("search, 'w1' (many words, 11 % of rows)", "?q=w1")
+        # Matches far down the order: the Zoës come last by name.
+        time_url("search, 'zo' (last by name)", "?q=zo")
         time_url("search, LIKE fallback, rare word", "?q=w12345", False, fallback)
         return results
     finally:
@@ -192,22 +217,29 @@ def measure(path: str, repeat: int) -> list[tuple[str, float, bool]]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=100_000)
-    parser.add_argument("--db", help="database file to make (or reuse)")
+    parser.add_argument("--rows", default="100000", help="sizes: 100000,1000000")
+    parser.add_argument("--db", help="database file to make (or reuse): one size")
+    parser.add_argument("--data", help="folder to keep contacts-<rows>.sqlite3 in")
     parser.add_argument("--repeat", type=int, default=5)
     options = parser.parse_args()
-    with tempfile.TemporaryDirectory() as folder:
-        path = options.db or os.path.join(folder, "contacts.sqlite3")
-        prepare(path, options.rows)
-        results = measure(path, options.repeat)
-    version = sqlite3.sqlite_version
-    print(f"{options.rows} rows, SQLite {version}, best of {options.repeat}")
+    sizes = [int(text) for text in options.rows.split(",")]
+    if options.db and len(sizes) > 1:
+        parser.error("--db takes one size; use --data for several")
     over = False
-    for label, milliseconds, judged in results:
-        flag = ""
-        if judged and milliseconds > LIMIT_MS:
-            flag, over = f"  over {LIMIT_MS:.0f} ms", True
-        print(f"  {label:<52} {milliseconds:8.2f} ms{flag}")
+    with tempfile.TemporaryDirectory() as folder:
+        for rows in sizes:
+            path = options.db or os.path.join(
+                options.data or folder, f"contacts-{rows}.sqlite3"
+            )
+            prepare(path, rows)
+            results = measure(path, options.repeat)
+            version = sqlite3.sqlite_version
+            print(f"{rows} rows, SQLite {version}, best of {options.repeat}")
+            for label, milliseconds, judged in results:
+                flag = ""
+                if judged and milliseconds > LIMIT_MS:
+                    flag, over = f"  over {LIMIT_MS:.0f} ms", True
+                print(f"  {label:<52} {milliseconds:8.2f} ms{flag}")
     return 1 if over else 0
 
 

@@ -22,6 +22,12 @@ so a link cannot be replayed against another order. :func:`decode_position`
 answers HTTPError(400) for anything it did not make. Positions are not
 secret and need not be: their values only ever become SQL parameters.
 
+A condition too costly to test on every row of a long scan (a search
+that matches most rows, :mod:`kali.fulltext`) can be a :class:`RowCheck`:
+the rows are read in order without it and tested one by one in Python, up
+to a budget of rows; past it, the rest is read with the condition's SQL
+form, which costs once per query instead of once per row.
+
 This module must not know about requests or links; :mod:`kali.listing`
 builds those. Every SQL name it gets was checked by the caller.
 """
@@ -32,16 +38,30 @@ import base64
 import binascii
 import json
 import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from .errors import HTTPError
 
-__all__ = ["KeysetReader", "decode_position", "encode_position"]
+__all__ = ["KeysetReader", "RowCheck", "decode_position", "encode_position"]
 
 #: A row's place in an order: ``(sort value, key)``.
 Position = tuple[Any, Any]
 #: One range of an index: ``(SQL condition, its parameters, ORDER BY)``.
 Range = tuple[str, list[Any], str]
+
+
+@dataclass(frozen=True)
+class RowCheck:
+    """A condition on rows, tested by ``test(key)`` on at most ``budget``
+    rows of a page's scan; past that, ``fallback(passed)`` (how many of
+    the tested rows passed) gives ``(sql, parameters)``: a condition that
+    selects the same rows in one query."""
+
+    test: Callable[[Any], bool]
+    budget: int
+    fallback: Callable[[int], tuple[str, list[Any]]]
 
 
 def _encode_value(value: Any) -> Any:
@@ -88,6 +108,8 @@ class KeysetReader:
     SQL condition of ``filters`` (``?`` parameters in ``parameters``),
     ordered by the quoted column ``sort`` then the quoted ``key``.
 
+    ``check``: a :class:`RowCheck` the rows must also pass.
+
     The rows must include the sort and key columns (ValueError otherwise).
     """
 
@@ -100,6 +122,7 @@ class KeysetReader:
         key: str,
         filters: list[str],
         parameters: list[Any],
+        check: RowCheck | None = None,
     ) -> None:
         self.connection = connection
         self.from_clause = from_clause
@@ -107,6 +130,7 @@ class KeysetReader:
         self.key = key
         self.filters = filters
         self.parameters = parameters
+        self.check = check
         self._indices: tuple[int, int] | None = None
 
     def page(
@@ -128,14 +152,68 @@ class KeysetReader:
 
     def rows(self, descending: bool, start: Position | None, limit: int) -> list[Any]:
         """Up to ``limit`` rows in order, after ``start`` when given."""
+        if self.check is None:
+            return self._read(self.filters, self.parameters, descending, start, limit)
+        return self._checked(self.check, descending, start, limit)
+
+    def _read(
+        self,
+        filters: list[str],
+        parameters: list[Any],
+        descending: bool,
+        start: Position | None,
+        limit: int,
+    ) -> list[Any]:
         found: list[Any] = []
-        for condition, parameters, ordering in self._ranges(descending, start):
+        for condition, range_parameters, ordering in self._ranges(descending, start):
             found.extend(
-                self._select(condition, parameters, ordering, limit - len(found))
+                self._select(
+                    [*filters, condition] if condition else filters,
+                    [*parameters, *range_parameters],
+                    ordering,
+                    limit - len(found),
+                )
             )
             if len(found) >= limit:
                 break
         return found
+
+    def _checked(
+        self, check: RowCheck, descending: bool, start: Position | None, limit: int
+    ) -> list[Any]:
+        """Rows passing ``check``: tested one by one while the budget
+        lasts (in batches that double, the first one a page) and the rows
+        passing so far promise a page within it; else read with its
+        fallback."""
+        found: list[Any] = []
+        position, tested, batch_size = start, 0, limit
+        while tested < check.budget:
+            asked = min(batch_size, check.budget - tested)
+            batch = self._read(
+                self.filters, self.parameters, descending, position, asked
+            )
+            tested += len(batch)
+            for row in batch:
+                if check.test(self.position(row)[1]):
+                    found.append(row)
+                    if len(found) == limit:
+                        return found
+            if len(batch) < asked:
+                return found  # the end of the list
+            position, batch_size = self.position(batch[-1]), batch_size * 2
+            if found and tested * limit > check.budget * len(found):
+                break  # at this rate the page would take more than the budget
+        # From the start again: the same ranges as a reader without the
+        # check (going on from the last row tested may add one, whose
+        # query would gather the matches once more).
+        sql, parameters = check.fallback(len(found))
+        return self._read(
+            [*self.filters, sql],
+            [*self.parameters, *parameters],
+            descending,
+            start,
+            limit,
+        )
 
     def _ranges(self, descending: bool, start: Position | None) -> list[Range]:
         """The index ranges that follow ``start`` (or make up the whole
@@ -177,13 +255,12 @@ class KeysetReader:
         return [same, beyond, nulls] if descending else [same, beyond]
 
     def _select(
-        self, condition: str, parameters: list[Any], ordering: str, limit: int
+        self, filters: list[str], parameters: list[Any], ordering: str, limit: int
     ) -> list[Any]:
-        where = " AND ".join([*self.filters, condition] if condition else self.filters)
         cursor = self.connection.execute(
-            f"SELECT * FROM {self.from_clause} WHERE {where or '1'}"
+            f"SELECT * FROM {self.from_clause} WHERE {' AND '.join(filters) or '1'}"
             f" ORDER BY {ordering} LIMIT ?",
-            [*self.parameters, *parameters, limit],
+            [*parameters, limit],
         )
         try:
             if self._indices is None:
@@ -203,12 +280,16 @@ class KeysetReader:
         return row[self._indices[0]], row[self._indices[1]]
 
     def count(self, limit: int) -> tuple[int, bool]:
-        """``(rows matching, exact)``, counting no further than ``limit``."""
-        where = " AND ".join(self.filters) or "1"
+        """``(rows matching, exact)``, counting no further than ``limit``
+        (with a check: through its fallback, which may cost more)."""
+        filters, parameters = self.filters, self.parameters
+        if self.check is not None:
+            sql, more = self.check.fallback(1)
+            filters, parameters = [*filters, sql], [*parameters, *more]
         cursor = self.connection.execute(
             f"SELECT count(*) FROM (SELECT 1 FROM {self.from_clause}"
-            f" WHERE {where} LIMIT ?)",
-            [*self.parameters, limit + 1],
+            f" WHERE {' AND '.join(filters) or '1'} LIMIT ?)",
+            [*parameters, limit + 1],
         )
         try:
             number = int(cursor.fetchone()[0])

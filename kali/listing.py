@@ -22,8 +22,10 @@ Page links carry the position they continue from (keyset pagination, see
 :mod:`kali.keyset`): page 500 costs what page 1 costs, through the
 ``(sort column, key)`` indexes that :meth:`Listing.ensure_indexes` makes.
 Search goes through an FTS5 index where the SQLite build has one, else a
-LIKE scan (:mod:`kali.fulltext`). Counting is off by default (a count reads
-every matching row); ``count_limit=1000`` counts up to 1000.
+LIKE scan (:mod:`kali.fulltext`, which also says how a search that matches
+most of a big table stays as quick as a rare one). Counting is off by
+default (a count reads the matching rows); ``count_limit=1000`` counts up
+to 1000.
 
 Bad input is a 400 with a short message: a sort column that is not listed,
 a direction other than ``asc``/``desc``, a damaged page link, or a search
@@ -41,8 +43,8 @@ import sqlite3
 from collections.abc import Mapping, Sequence
 from typing import Any, Union
 
-from .fulltext import SearchIndex, has_fts5, search_condition, search_terms
-from .keyset import KeysetReader, encode_position
+from .fulltext import SearchIndex, SearchPlan, has_fts5, like_condition, search_terms
+from .keyset import KeysetReader, RowCheck, encode_position
 from .listpage import Heading, Links, ListOptions, Page, PageRequest
 from .request import Request
 
@@ -254,30 +256,51 @@ class Listing:
         filter_parameters: list[Any] = list(parameters)
         terms = search_terms(state.search)
         use_fts = bool(terms) and self._uses_fts(connection)
-        if terms:
-            sql, search_parameters = search_condition(
-                connection,
-                self.index if use_fts else None,
-                [_quoted(column) for column in self.search_columns],
-                _quoted(self.key),
-                terms,
+        plan: SearchPlan | None = None
+        check: RowCheck | None = None
+        search_filters: list[str] = []
+        search_parameters: list[Any] = []
+        if use_fts:
+            assert self.index is not None
+            plan = self.index.plan(connection, terms)
+            check = plan.row_check(connection, _quoted(self.key), self.page_size + 1)
+            if check is None:
+                sql, search_parameters = plan.condition(_quoted(self.key))
+                search_filters = [sql]
+        elif terms:
+            if not self.search_columns:
+                raise ValueError("this list has no search columns")
+            sql, search_parameters = like_condition(
+                [_quoted(column) for column in self.search_columns], terms
             )
-            filters.append(sql)
-            filter_parameters.extend(search_parameters)
+            search_filters = [sql]
         reader = KeysetReader(
             connection,
             self.from_clause,
             sort=_quoted(state.sort),
             key=_quoted(self.key),
-            filters=filters,
-            parameters=filter_parameters,
+            filters=filters + search_filters,
+            parameters=filter_parameters + search_parameters,
+            check=check,
         )
         rows, has_next, has_previous = reader.page(
             self.page_size, state.direction == "desc", state.after, state.before
         )
-        total, exact = (
-            reader.count(self.count_limit) if self.count_limit else (None, False)
-        )
+        total: int | None = None
+        exact = False
+        if self.count_limit and plan is not None:
+            # Through the index, a chunk of matches at a time: the page's
+            # own plan may gather every match, or test rows one by one.
+            total, exact = plan.count(
+                connection,
+                self.from_clause,
+                _quoted(self.key),
+                filters,
+                filter_parameters,
+                self.count_limit,
+            )
+        elif self.count_limit:
+            total, exact = reader.count(self.count_limit)
         links = Links(self.options, base_url, state)
 
         def link(row: Any) -> str:

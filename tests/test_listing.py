@@ -480,3 +480,276 @@ def test_ensure_indexes_skips_query_columns_and_search_checks_its_columns(db):
         typo.ensure_search_index(db)
     with pytest.raises(ValueError, match="no table"):
         Listing("nothing", columns={"a": "A"}, sort=("a",)).ensure_indexes(db)
+
+
+# -- dense searches: prefix words from the vocabulary, rows tested one by one ---------
+
+
+def search_db(tmp_path, notes):
+    """A table of ``notes`` (id 1, 2, ...) with its Listing and search index."""
+    db = connect(tmp_path / "search.db")
+    db.execute(
+        "CREATE TABLE doc (id INTEGER PRIMARY KEY, notes TEXT, rank INTEGER, title)"
+    )
+    db.executemany(
+        "INSERT INTO doc (notes, rank) VALUES (?, ?)",
+        [(text, (number * 7) % 5) for number, text in enumerate(notes)],
+    )
+    db.commit()
+    listing = Listing(
+        "doc", columns={"notes": "Notes"}, sort=("rank", "id"), search=("notes",),
+        page_size=3,
+    )  # fmt: skip
+    listing.ensure_indexes(db)
+    listing.ensure_search_index(db)
+    return db, listing
+
+
+def found_ids(listing, db, url):
+    pages, _ = walk(listing, db, url)
+    return [i for page in pages for i in page]
+
+
+def test_a_prefix_becomes_the_words_of_the_index_that_start_with_it(tmp_path):
+    db, listing = search_db(
+        tmp_path, ["Ánna x", "annette x", "ANNIKA", "anders", "bob ann", "zoë"]
+    )
+    try:
+        index = listing.index
+        assert index.words(db, "ANN") == ["ann", "anna", "annette", "annika"]
+        assert index.words(db, "Zoë") == ["zoe"] and index.words(db, "q") == []
+        assert index.words(db, "ann", limit=3) is None  # too many: kept a prefix
+        assert index.words(db, "æ") is None  # not folded for certain
+        expression = index.expression(db, ["x", "ann"])
+        assert expression == '"x" AND ("ann" OR "anna" OR "annette" OR "annika")'
+        plain = match_expression(["x", "ann"])
+        assert index.count(db, plain, 100) == index.count(db, plain, 100, expand=False)
+        assert found_ids(listing, db, "?q=ann&sort=id") == [1, 2, 3, 5]
+        assert found_ids(listing, db, "?q=x+ann&sort=id") == [1, 2]
+    finally:
+        db.close()
+
+
+def test_folded_prefix_folds_only_what_the_tokenizer_surely_folds():
+    from kali.fulltext import folded_prefix
+
+    assert folded_prefix("AbC12") == "abc12"
+    assert folded_prefix("Zoë") == "zoe" and folded_prefix("ÉLAN") == "elan"
+    for text in ("ß", "ǡ", "東京", "æ", "a\u0301", ""):
+        assert folded_prefix(text) is None
+
+
+def dense_statements(listing, db, url, monkeypatch, **settings):
+    """The ids found with every search dense (and ``settings`` of
+    kali.fulltext), and the SQL statements run."""
+    import kali.fulltext
+
+    monkeypatch.setattr(kali.fulltext, "DENSE_MATCH_ROWS", 0)
+    monkeypatch.setattr(kali.fulltext, "FEW_PREFIX_ROWS", 0)  # no prefix is rare
+    for name, value in settings.items():
+        monkeypatch.setattr(kali.fulltext, name, value)
+    statements = []
+    db.set_trace_callback(statements.append)
+    try:
+        return found_ids(listing, db, url), statements
+    finally:
+        db.set_trace_callback(None)
+        monkeypatch.undo()
+
+
+NOTES = [
+    f"{'ann' if n % 3 else 'anna'} w{n} {'even' if n % 2 else ''}" for n in range(40)
+]
+
+
+@pytest.mark.parametrize(
+    "url", ["?q=ann", "?q=even+an", "?q=w1&dir=desc", "?q=anna+even&sort=id"]
+)
+def test_dense_searches_test_rows_one_by_one_and_find_the_same(
+    tmp_path, url, monkeypatch
+):
+    db, listing = search_db(tmp_path, NOTES)
+    try:
+        sparse = found_ids(listing, db, url)
+        assert sparse
+        dense, statements = dense_statements(listing, db, url, monkeypatch)
+        assert dense == sparse
+        tested = any("SELECT EXISTS (SELECT 1" in s for s in statements)
+        gathered = any('+"id" IN' in s for s in statements)
+        # "w1": w1, w10 ... w19 are too many words to test a row by.
+        assert (tested, gathered) == ((False, True) if "w1" in url else (True, False))
+        # A budget too small for a page: the matches are gathered at once.
+        small, statements = dense_statements(
+            listing, db, url, monkeypatch, CHECK_BUDGET=4
+        )
+        assert small == sparse
+        assert not any("SELECT EXISTS (SELECT 1" in s for s in statements)
+    finally:
+        db.close()
+
+
+def test_matches_past_the_budget_are_read_with_the_fallback(tmp_path, monkeypatch):
+    # The matches come last in rank order: no row of the budget passes.
+    notes = ["plain"] * 30 + ["late"] * 8
+    db, listing = search_db(tmp_path, notes)
+    try:
+        db.execute("UPDATE doc SET rank = 9 WHERE notes = 'late'")
+        db.commit()
+        expected = [r[0] for r in db.execute(
+            "SELECT id FROM doc WHERE notes = 'late' ORDER BY rank, id")]  # fmt: skip
+        # CHECK_BUDGET 10: 5 rows for a search of one word (10 // (1 + 1)).
+        for budget, plan in ((800, "tested"), (10, "looked up"), (10, "gathered")):
+            settings = {"CHECK_BUDGET": budget}
+            if plan == "gathered":
+                settings["SORT_MATCH_ROWS"] = 2
+            ids, statements = dense_statements(
+                listing, db, "?q=late", monkeypatch, **settings
+            )
+            assert ids == expected
+            assert any('+"id" IN' in s for s in statements) is (plan == "gathered")
+            assert any('WHERE "id" IN' in s for s in statements) is (
+                plan == "looked up"
+            )
+    finally:
+        db.close()
+
+
+def test_sparse_matches_stop_the_testing_early_and_are_gathered(tmp_path, monkeypatch):
+    notes = ["rare" if number % 5 == 0 else "plain" for number in range(60)]
+    db, listing = search_db(tmp_path, notes)
+    url = "?q=rare&sort=id"  # ids 1, 6, 11 ...: one row in five
+    try:
+        expected = found_ids(listing, db, url)
+        assert len(expected) == 12
+        # A budget of 50 rows (100 // 2): a page of 3 (+1) is found within
+        # it, by testing alone.
+        ids, statements = dense_statements(
+            listing, db, url, monkeypatch, CHECK_BUDGET=100
+        )
+        assert ids == expected
+        assert any(s.startswith("SELECT EXISTS (SELECT 1") for s in statements)
+        assert not any('+"id" IN' in s for s in statements)
+    finally:
+        db.close()
+
+
+def test_testing_stops_when_the_rows_so_far_promise_no_page_in_the_budget(
+    tmp_path, monkeypatch
+):
+    # Ids 1 and 5-8 match: the first 4 rows tested hold 1 match, which
+    # promises a page of 3 (+1) after 16 tests, over a budget of 13 rows,
+    # though the next 8 would have held it.
+    notes = ["hit" if number in (0, 4, 5, 6, 7) else "miss" for number in range(30)]
+    db, listing = search_db(tmp_path, notes)
+    url = "?q=hit&sort=id"
+    try:
+        ids, statements = dense_statements(
+            listing, db, url, monkeypatch, CHECK_BUDGET=26
+        )
+        assert ids == [1, 5, 6, 7, 8]
+        first_page = statements[: statements.index(next(
+            s for s in statements if '+"id" IN' in s)) + 1]  # fmt: skip
+        tests = [s for s in first_page if s.startswith("SELECT EXISTS (SELECT 1")]
+        assert len(tests) == 4
+    finally:
+        db.close()
+
+
+def test_the_count_reads_matches_a_chunk_at_a_time_through_your_filter(tmp_path):
+    db, listing = search_db(tmp_path, NOTES)
+    try:
+        for limit in (1, 3, 5, 13, 14, 40):
+            counting = Listing(
+                "doc", sort=("rank",), search=("notes",), count_limit=limit
+            )
+            for where in ("", "id % 3 = 0", "id > 100"):
+                page = counting.page(db, Bag({"q": "anna"}), where=where or "1")
+                expected = db.execute(
+                    "SELECT count(*) FROM doc WHERE notes LIKE 'anna %'"
+                    f" AND {where or '1'}"
+                ).fetchone()[0]
+                assert (page.total, page.total_is_exact) == (
+                    min(expected, limit),
+                    expected <= limit,
+                ), (limit, where)
+    finally:
+        db.close()
+
+
+def test_prefixes_are_searched_as_they_are_without_a_vocabulary(tmp_path):
+    db, listing = search_db(tmp_path, NOTES)
+    try:
+        db.execute('DROP TABLE "doc_search_vocab"')  # an index of an older kali
+        db.commit()
+        assert listing.index.words(db, "ann") is None
+        assert listing.index.expression(db, ["ann"]) == '"ann"*'
+        assert len(found_ids(listing, db, "?q=ann")) == 40
+        assert listing.ensure_search_index(db)  # makes the vocabulary only
+        assert listing.index.words(db, "ann") == ["ann", "anna"]
+        db.execute('DROP TABLE "doc_search_vocab"')
+        db.execute('CREATE TABLE "doc_search_vocab" (term)')  # a table of yours
+        db.execute("INSERT INTO doc_search_vocab VALUES ('annabel')")
+        db.commit()
+        listing.ensure_search_index(db)  # leaves it alone
+        assert listing.index.words(db, "ann") is None
+        assert len(found_ids(listing, db, "?q=ann")) == 40
+        assert db.execute("SELECT term FROM doc_search_vocab").fetchall()[0][0] == (
+            "annabel"
+        )
+    finally:
+        db.close()
+
+
+def test_the_vocabulary_follows_a_rebuilt_index(tmp_path):
+    db, listing = search_db(tmp_path, ["anna", "annette"])
+    try:
+        wider = Listing("doc", sort=("id",), search=("notes", "title"))
+        assert wider.ensure_search_index(db)  # rebuilt with another column
+        assert wider.index.words(db, "ann") == ["anna", "annette"]
+    finally:
+        db.close()
+
+
+WORDS = ["a", "ab", "abc", "abd", "Ábc", "b", "ba", "bä", "c", "ca", "ab1"]
+
+
+@hypothesis.settings(max_examples=60, deadline=None)
+@hypothesis.given(
+    rows=strategies.lists(
+        strategies.lists(strategies.sampled_from(WORDS), max_size=4), max_size=25
+    ),
+    search=strategies.lists(strategies.sampled_from(WORDS), min_size=1, max_size=3),
+    dense=strategies.booleans(),
+    budget=strategies.sampled_from([8, 12, 800]),  # 4, 6, 400 rows for one word
+)
+def test_any_search_finds_what_the_plain_prefix_finds(
+    tmp_path_factory, rows, search, dense, budget
+):
+    import kali.fulltext
+
+    folder = tmp_path_factory.mktemp("search")
+    db, listing = search_db(folder, [" ".join(words) for words in rows])
+    saved = kali.fulltext.DENSE_MATCH_ROWS, kali.fulltext.CHECK_BUDGET
+    saved_few = kali.fulltext.FEW_PREFIX_ROWS
+    try:
+        terms = search_terms(" ".join(search))
+        plain = match_expression(terms)
+        expected = sorted(
+            r[0] for r in db.execute(
+                "SELECT rowid FROM doc_search WHERE doc_search MATCH ?", [plain])
+        )  # fmt: skip
+        rewritten = listing.index.expression(db, terms)
+        assert sorted(
+            r[0] for r in db.execute(
+                "SELECT rowid FROM doc_search WHERE doc_search MATCH ?", [rewritten])
+        ) == expected  # fmt: skip
+        kali.fulltext.DENSE_MATCH_ROWS = 0 if dense else 10_000
+        kali.fulltext.CHECK_BUDGET = budget
+        kali.fulltext.FEW_PREFIX_ROWS = 0
+        url = "?" + urllib.parse.urlencode({"q": " ".join(search)})
+        order = [r[0] for r in db.execute("SELECT id FROM doc ORDER BY rank, id")]
+        assert found_ids(listing, db, url) == [i for i in order if i in expected]
+    finally:
+        kali.fulltext.DENSE_MATCH_ROWS, kali.fulltext.CHECK_BUDGET = saved
+        kali.fulltext.FEW_PREFIX_ROWS = saved_few
+        db.close()
