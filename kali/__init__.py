@@ -8,15 +8,18 @@ for old apps. Importing kali sets the ``kali`` logger's level to INFO (as
 import logging
 
 from . import forms, implementation, version
+from .connection import Timeouts
 from .errors import HTTPError, ProtocolError
 from .formdata import FileUpload
+from .handling import AppOptions
 from .iolist import Fragment, Markup, escape, flatten
+from .launch import serve_http
 from .multidict import Bag
 from .protocol import Limits
 from .request import Request
 from .response import Response
 from .routing import Router, Servlet
-from .server import Server, Timeouts, serve_http
+from .server import Server
 from .static import StaticFolder
 from .templates import Template, TemplateFolder
 from .version import __version__
@@ -24,6 +27,7 @@ from .version import __version__
 logging.getLogger("kali").setLevel(logging.INFO)
 
 __all__ = [
+    "AppOptions",
     "Bag",
     "FileUpload",
     "Fragment",

@@ -18,8 +18,8 @@ import logging
 import os
 import sys
 
+from .launch import serve_http
 from .routing import Router
-from .server import serve_http
 from .static import StaticFolder
 
 

@@ -1,32 +1,124 @@
-"""The error boundary: run a handler and turn whatever happens into a Response.
+"""The one request pipeline: from a parsed head and a body reader to the answer.
 
-Every way kali runs an app goes through :class:`Responder`: the server loop,
-the in-process test client (``kali.testing``) and the WSGI adapter
-(``kali.wsgi``). So an app behaves the same everywhere: an iolist becomes a
-Response, an ``HTTPError`` or ``ProtocolError`` becomes its error page, any
-other exception becomes a logged 500 (with the traceback on the page only in
-debug mode), and the app's ``error_page`` renders every error page.
+Every way kali runs an app hands its requests to :class:`Pipeline`: the
+server loop (``kali.connection``), the in-process test client
+(``kali.testing``) and the WSGI adapter (``kali.wsgi``). ``handle(head,
+read_body)`` does every step in order, once, for all of them:
 
-This is kali's one ``except Exception`` boundary. It must not touch sockets.
+1. the security check (``kali.security``): a refusal is the answer;
+2. the body, read by the caller's ``read_body()`` only now, so a refused
+   request never costs an upload;
+3. the Request, built from the head and the body;
+4. the handler, inside kali's one error boundary: an iolist becomes a
+   Response, an ``HTTPError`` or ``ProtocolError`` its error page, any other
+   exception a logged 500 (the traceback on the page only with ``debug``).
+
+Bad client input is a 4xx page (the app's ``error_page`` renders it, if it
+has one), a failure a 500, and no exception of any type leaves ``handle``
+except what the caller's own ``read_body`` raises for its connection (the
+client went away): that belongs to the caller. The app-level options
+(``debug``, ``error_page``, ``logger``) travel together as one frozen
+:class:`AppOptions`, beside :class:`~kali.protocol.Limits`.
+
+This module must not touch sockets, and it knows nothing of how a request
+arrived or how the answer is sent.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
-from typing import IO, Any, Union
+from dataclasses import dataclass
+from typing import IO, Any, NamedTuple, Protocol, Union
 
 from .errors import HTTPError, ProtocolError
 from .iolist import Body
 from .protocol import Limits
 from .request import Request
 from .response import Response
+from .security import SecurityPolicy
 
 Handler = Callable[[Request], Union[Response, Body]]
 #: ``error_page(request_or_None, status, message)`` renders an error page.
 ErrorPage = Callable[[Union[Request, None], int, str], Union[Response, Body]]
+#: ``read_body()``: the request body, bytes or a (spooled) binary file.
+#: ProtocolError for a bad or late body; anything else it raises is the
+#: caller's (a connection that went away) and passes through the pipeline.
+BodyReader = Callable[[], Union[bytes, IO[bytes]]]
 
 log = logging.getLogger("kali")
+
+
+@dataclass(frozen=True)
+class AppOptions:
+    """How the pipeline treats an app: one value, made once, shared by the
+    server, the test client and the WSGI adapter."""
+
+    #: Show tracebacks in 500 pages (``Request.debug`` is set too).
+    debug: bool = False
+    #: ``error_page(request_or_None, status, message)`` renders every error
+    #: page (kali's plain page when None, or when it fails).
+    error_page: ErrorPage | None = None
+    #: Where failures and refusals are logged.
+    logger: logging.Logger = log
+
+
+def app_options(
+    options: AppOptions | None = None,
+    *,
+    debug: bool = False,
+    error_page: ErrorPage | None = None,
+    logger: logging.Logger | None = None,
+) -> AppOptions:
+    """``options``, or one made of the keywords that public constructors keep
+    (``Server``, ``to_wsgi``, ``Client``); TypeError when both are given."""
+    if options is None:
+        return AppOptions(debug, error_page, logger or log)
+    if debug or error_page is not None or logger is not None:
+        raise TypeError("give options= or debug/error_page/logger, not both")
+    return options
+
+
+class Head(Protocol):
+    """What the pipeline needs of a request head: a
+    :class:`~kali.protocol.RequestHead` from the wire, or a :class:`PlainHead`."""
+
+    @property
+    def method(self) -> str: ...
+
+    @property
+    def target(self) -> str: ...
+
+    @property
+    def version(self) -> str: ...
+
+    @property
+    def headers(self) -> Iterable[tuple[str, str]]: ...
+
+
+class PlainHead(NamedTuple):
+    """A request head from plain parts (an environ, a test call); header
+    names lower-case."""
+
+    method: str
+    target: str
+    version: str
+    headers: list[tuple[str, str]]
+
+
+class Answer(NamedTuple):
+    """What to send (``response``) and the Request it answers, if one was
+    built. ``close()`` releases both once the response is sent."""
+
+    response: Response
+    request: Request | None = None
+
+    def close(self) -> None:
+        try:
+            self.response.close()
+        finally:
+            if self.request is not None:
+                self.request.close()
 
 
 def printable(text: Any) -> str:
@@ -70,45 +162,82 @@ def build_request(
         raise
 
 
-class Responder:
-    """Runs ``handler`` for each request inside the error boundary."""
+_new_tuple = tuple.__new__
+
+
+class Pipeline:
+    """Runs ``handler`` for request heads; see the module docstring.
+
+    ``handler`` may be replaced after construction (a desktop wrapper does),
+    and so may ``options`` (a new :class:`AppOptions`).
+    """
 
     def __init__(
         self,
         handler: Handler,
-        *,
-        debug: bool = False,
-        error_page: ErrorPage | None = None,
-        logger: logging.Logger | None = None,
+        options: AppOptions | None = None,
         limits: Limits | None = None,
     ) -> None:
         self.handler = handler
-        self.debug = debug
-        self.error_page = error_page
-        self.log = logger or log
+        self.options = options or AppOptions()
         self.limits = limits or Limits()
 
-    def build_request(
+    def __repr__(self) -> str:
+        return f"<kali Pipeline for {self.handler!r}>"
+
+    @property
+    def log(self) -> logging.Logger:
+        return self.options.logger
+
+    def handle(
         self,
-        method: str,
-        target: str,
-        version: str,
-        headers: Iterable[tuple[str, str]],
-        body: bytes | IO[bytes],
-        *,
+        head: Head,
+        read_body: BodyReader | None = None,
+        policy: SecurityPolicy | None = None,
         client_address: Any = None,
-    ) -> Request:
-        """:func:`build_request` with this responder's limits and debug flag."""
-        return build_request(
-            method,
-            target,
-            version,
-            headers,
-            body,
-            limits=self.limits,
-            client_address=client_address,
-            debug=self.debug,
-        )
+    ) -> Answer:
+        """Check, read the body, build the Request and run the handler.
+
+        ``read_body`` is called once the check has passed (None: the request
+        has no body); ``policy`` is the security check to apply (None: none).
+        Never raises, except what ``read_body`` raises other than
+        ProtocolError.
+        """
+        try:
+            if policy is not None:
+                refusal = policy.check(head.method, head.target, head.headers)
+                if refusal is not None:
+                    return Answer(refusal)
+        except Exception:
+            self.log.exception("The security check failed")
+            return Answer(Response.error_page(500, None))
+        try:
+            body = b"" if read_body is None else read_body()
+        except ProtocolError as error:
+            return Answer(self.refuse(error))
+        try:
+            request = build_request(
+                head.method,
+                head.target,
+                head.version,
+                head.headers,
+                body,
+                limits=self.limits,
+                client_address=client_address,
+                debug=self.options.debug,
+            )
+        except ProtocolError as error:
+            return Answer(self.refuse(error))
+        except Exception:
+            self.log.exception("Could not build the Request")
+            return Answer(Response.error_page(500, None))
+        # tuple.__new__: NamedTuple's own __new__ is a Python call per request
+        return _new_tuple(Answer, (self.respond(request), request))
+
+    def refuse(self, error: ProtocolError) -> Response:
+        """The page for bad client input (a 4xx, or 501...), logged once."""
+        self.log.info("Refused: %d %s", error.status, printable(error.message))
+        return self.render_error(None, error.status, error.message)
 
     def respond(self, request: Request) -> Response:
         """Run the handler inside kali's one error boundary; never raises."""
@@ -123,7 +252,7 @@ class Responder:
             result = self.handler(request)
             if not isinstance(result, Response):
                 return Response(result)
-            if result.is_error_page and self.error_page is not None:
+            if result.is_error_page and self.options.error_page is not None:
                 return self.render_error(
                     request,
                     result.code,
@@ -141,7 +270,7 @@ class Responder:
             self.log.exception(
                 "During %s %s", printable(request.command), printable(request.uri)
             )
-            if self.debug:
+            if self.options.debug:
                 return Response.from_exception(request)
             return self.render_error(request, 500, "")
 
@@ -153,11 +282,26 @@ class Responder:
         headers: Iterable[tuple[str, str]] = (),
     ) -> Response:
         """The error page for ``status``: the app's ``error_page`` if it has one
-        (falling back to kali's plain page if that fails), else kali's."""
+        (falling back to kali's plain page if that fails), else kali's.
+        Never raises: whatever fails here is logged and answered with 500."""
+        try:
+            return self._render_error(request, status, message, headers)
+        except Exception:
+            self.log.exception("Could not make the %s page", printable(status))
+            return Response.error_page(500, None)
+
+    def _render_error(
+        self,
+        request: Request | None,
+        status: int,
+        message: str,
+        headers: Iterable[tuple[str, str]],
+    ) -> Response:
         response: Response | None = None
-        if self.error_page is not None:
+        error_page = self.options.error_page
+        if error_page is not None:
             try:
-                result = self.error_page(request, status, message)
+                result = error_page(request, status, message)
                 response = (
                     result
                     if isinstance(result, Response)

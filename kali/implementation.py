@@ -6,6 +6,7 @@ it now.
 
 import logging
 
+from .connection import ClientReader
 from .errors import ProtocolError
 from .formdata import (
     FileUpload,
@@ -14,11 +15,11 @@ from .formdata import (
     analyze_single_part,
 )
 from .iolist import Markup
+from .launch import serve_http
 from .multidict import Bag
 from .request import Request
 from .response import Response
 from .routing import RouteNode, Router, Servlet
-from .server import ClientReader, serve_http
 from .static import StaticFolder
 from .templates import (
     AbstractTemplate,

@@ -16,15 +16,13 @@ from __future__ import annotations
 import json as _json
 import urllib.parse
 from collections.abc import Iterable, Mapping
-from typing import IO, TYPE_CHECKING, Any, Protocol, Union
+from typing import IO, Any, Protocol, Union
 
 from .errors import ProtocolError
 from .formdata import parse_content_type, parse_form, parse_query
 from .multidict import Bag
 from .protocol import HeaderFields, Limits
-
-if TYPE_CHECKING:
-    from .response import Response
+from .response import Response
 
 #: A request body: bytes in memory, or a binary file (a spooled temporary
 #: file for big bodies), or nothing.
@@ -276,8 +274,6 @@ class Request:
         """Redirect a non-canonical path (``/a/./b``, ``/a//b``, ``/a/x/../b``)
         to its canonical form, keeping the query; 404 for ``..`` above the root;
         None when the path is already canonical."""
-        from .response import Response
-
         path = self.path
         normal: list[str] = []
         for component in path:

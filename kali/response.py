@@ -28,21 +28,32 @@ import random
 import re
 import sys
 import traceback
+import urllib.parse
 from collections.abc import Iterable, Iterator, Mapping
 from http import HTTPStatus
-from typing import IO, TYPE_CHECKING, Any, Union
+from typing import IO, Any, Protocol, Union
 
 from . import version
 from .disposition import content_disposition
 from .iolist import Body, escape, iter_chunks
 from .templates import Template
 
-if TYPE_CHECKING:
-    from .request import Request
-
 log = logging.getLogger("kali")
 
 Headers = Union[Mapping[str, Any], Iterable[tuple[str, Any]], None]
+
+
+class ShownRequest(Protocol):
+    """What a page about a request (``swear``, ``from_exception``) shows of
+    it: a ``kali.request.Request``. A Protocol, not an import: the request
+    module builds Responses (``normalize``), so it sits above this one."""
+
+    command: str
+    uri: str
+
+    @property
+    def url(self) -> urllib.parse.ParseResult: ...
+
 
 # RFC 9110 5.6.2: field names are tokens.
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
@@ -510,7 +521,7 @@ class Response:
     error_headers: tuple[tuple[str, str], ...] = ()
 
     @staticmethod
-    def swear(request: Request, detail: Body, *, code: int = 500) -> Response:
+    def swear(request: ShownRequest, detail: Body, *, code: int = 500) -> Response:
         """A ``generic`` page titled with a random minced oath, naming the
         request, then ``detail`` raw."""
         gripe = Response.TEMPLATE_GRIPE(
@@ -520,7 +531,7 @@ class Response:
         return Response.generic([gripe, detail], code=code, title=title)
 
     @staticmethod
-    def from_exception(request: Request) -> Response:
+    def from_exception(request: ShownRequest) -> Response:
         """Call inside ``except``: a 500 page. With ``request.debug`` it shows the
         traceback; otherwise a short note, and the traceback goes to the log."""
         if getattr(request, "debug", False):

@@ -10,11 +10,12 @@
     api = client.post('/api/tasks', json={'title': 'Walk dog'})
     assert api.json()['ok']
 
-The client builds a real :class:`~kali.request.Request` (so form, multipart
-and JSON bodies go through kali's own parsers), runs the handler inside the
-server's own error boundary (``kali.handling.Responder``: HTTPError pages,
-500 pages, the app's ``error_page``), applies the server's security policy (Host,
-cross-site checks) unless told not to, and drops the body of HEAD answers.
+The client hands each request to the server's own pipeline
+(``kali.handling.Pipeline``): the server's security policy (Host, cross-site
+checks) unless told not to, a real :class:`~kali.request.Request` (so form,
+multipart and JSON bodies go through kali's own parsers), the handler inside
+the one error boundary (HTTPError pages, 500 pages, the app's
+``error_page``). It drops the body of HEAD answers.
 It keeps a cookie jar across calls, like a browser.
 
 This module must not open sockets: nothing here touches the network.
@@ -33,9 +34,9 @@ from typing import Any, Union
 
 from .errors import HTTPError, ProtocolError
 
-# The server's error boundary is reused, not copied, so tests see exactly
-# what a browser would.
-from .handling import ErrorPage, Responder
+# The server's pipeline is reused, not copied, so tests see exactly what a
+# browser would.
+from .handling import AppOptions, ErrorPage, Pipeline, PlainHead, app_options
 from .multidict import Bag
 from .protocol import Limits
 from .request import Request
@@ -315,7 +316,8 @@ class Client:
     """Send requests to ``handler`` in-process; see the module docstring.
 
     ``debug`` shows tracebacks in 500 pages (as ``serve_http(debug=True)``),
-    ``error_page`` is the server's option of that name, ``security=False``
+    ``error_page`` is the server's option of that name (or give ``options``,
+    an :class:`~kali.handling.AppOptions`), ``security=False``
     skips the Host and cross-site checks, ``raise_exceptions=True`` lets a
     handler's exception propagate to the test instead of becoming a 500.
     Requests carry ``Host: {host}:{port}``.
@@ -334,14 +336,15 @@ class Client:
         host: str = "127.0.0.1",
         port: int = 8080,
         limits: Limits | None = None,
+        options: AppOptions | None = None,
     ) -> None:
         self.handler = handler
         self.raise_exceptions = raise_exceptions
-        self.debug = debug
+        options = app_options(options, debug=debug, error_page=error_page)
+        self.debug = options.debug
         self.limits = limits or Limits()
-        self.responder = Responder(
-            self._run, debug=debug, error_page=error_page, limits=limits
-        )
+        #: The server's one request pipeline, running this client's handler.
+        self.pipeline = Pipeline(self._run, options, self.limits)
         self.host = f"{host}:{port}"
         self.policy = SecurityPolicy.for_server(host, port) if security else None
         #: Cookies the app set and will get back, like a browser's jar
@@ -496,26 +499,17 @@ class Client:
     def _respond(
         self, method: str, target: str, pairs: list[tuple[str, str]], payload: bytes
     ) -> tuple[Response, Request | None]:
-        if self.policy is not None:
-            refusal = self.policy.check(method, target, pairs)
-            if refusal is not None:
-                return refusal, None
-        try:
-            request = self.responder.build_request(
-                method,
-                target,
-                "HTTP/1.1",
-                pairs,
-                payload,
-                client_address=("127.0.0.1", 0),
-            )
-        except ProtocolError as error:
-            return self.responder.render_error(None, error.status, error.message), None
         self._failure = None
-        response = self.responder.respond(request)
+        response, request = self.pipeline.handle(
+            PlainHead(method, target, "HTTP/1.1", pairs),
+            lambda: payload,
+            self.policy,
+            ("127.0.0.1", 0),
+        )
         failure, self._failure = self._failure, None
         if failure is not None:
             response.close()
-            request.close()
+            if request is not None:
+                request.close()
             raise failure
         return response, request

@@ -18,7 +18,8 @@ import pytest
 
 from kali import console as console_module
 from kali.console import Commands, Console, attach_console, program_command
-from kali.server import Server, serve_http
+from kali.launch import serve_http
+from kali.server import Server
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -874,3 +874,40 @@ def test_the_launcher_demo_keeps_notes_in_its_database(tmp_path):
         assert "Buy &lt;milk&gt;" in again.get("/").text
         assert again.post("/delete/1").status == 302
         assert "milk" not in again.get("/").text
+
+
+# -- kali.launch: the browser is opened from above the loop ---------------------
+
+
+def test_open_browser_opens_the_launch_url_with_the_token(monkeypatch):
+    import kali.launch
+    from kali.server import Server
+
+    opened = []
+    monkeypatch.setattr(kali.launch.webbrowser, "open", opened.append)
+    server = Server(lambda request: ["x"], port=0, token="s3cret")
+    server.bind()
+    try:
+        kali.launch.launch_browser(server.launch_url("notes?a=1"), background=False)
+        assert opened == [f"{server.url}notes?a=1&kali-token=s3cret"]
+        kali.launch.open_browser(server, "/")  # in a thread: wait for it
+        deadline = time.monotonic() + 10
+        while len(opened) < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert opened[1] == f"{server.url}?kali-token=s3cret"
+    finally:
+        server.close()
+
+
+def test_a_browser_that_fails_is_only_logged(monkeypatch, caplog):
+    import kali.launch
+
+    def broken(url):
+        raise RuntimeError("no display")
+
+    monkeypatch.setattr(kali.launch.webbrowser, "open", broken)
+    kali.launch.launch_browser("http://127.0.0.1:1/", background=False)
+    assert "Could not open a browser" in caplog.text
+    monkeypatch.setattr(kali.launch.webbrowser, "open", lambda url: False)
+    kali.launch.launch_browser("http://127.0.0.1:1/", background=False)
+    assert "No browser found" in caplog.text

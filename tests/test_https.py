@@ -23,8 +23,9 @@ from pathlib import Path
 
 import pytest
 
+from kali.launch import serve_http
 from kali.response import Response
-from kali.server import Timeouts, serve_http
+from kali.server import Timeouts
 from kali.wsgi import serve_wsgi
 
 ROOT = Path(__file__).resolve().parents[1]

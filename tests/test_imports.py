@@ -132,3 +132,23 @@ def test_import_is_quiet():
         timeout=60,
     )
     assert result.stdout.strip() == "ok", result.stderr
+
+
+def test_serve_http_lives_above_the_loop():
+    import kali.launch
+    import kali.server
+
+    assert kali.serve_http is kali.launch.serve_http
+    assert kali.implementation.serve_http is kali.launch.serve_http
+    # The loop knows nothing of launching (tests/test_layering.py checks the
+    # imports): serve_http, the browser and open_browser are kali.launch's.
+    assert not hasattr(kali.server, "serve_http")
+    assert not hasattr(kali.server.Server, "open_browser")
+    assert callable(kali.launch.open_browser) and callable(kali.launch.launch_browser)
+
+
+def test_the_options_value_is_exported():
+    from kali.handling import AppOptions
+
+    assert kali.AppOptions is AppOptions and "AppOptions" in kali.__all__
+    assert kali.Timeouts is kali.server.Timeouts

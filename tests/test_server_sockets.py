@@ -16,9 +16,10 @@ from pathlib import Path
 import pytest
 
 from kali.connection import NO_WAIT, WOULD_WAIT, can_skip_waits
+from kali.launch import serve_http
 from kali.protocol import Limits
 from kali.response import Response
-from kali.server import Server, Timeouts, serve_http
+from kali.server import Server, Timeouts
 
 LINUX = sys.platform == "linux"
 CORPUS = Path(__file__).resolve().parent / "corpus" / "gunicorn-invalid"

@@ -15,15 +15,17 @@ app under kali's loop.
 ``kali.wsgi.application`` holds the first direction, ``kali.wsgi.handler``
 the second. Rules: this package translates between the WSGI environ and
 kali's Request and Response. It never touches sockets (the WSGI server or
-``kali.server`` does) and reuses the server's one error boundary
-(``Server.respond``) instead of having its own.
+``kali.server`` does), and answers through the one request pipeline
+(``kali.handling.Pipeline``) instead of repeating any of its steps. This
+package face sits in the launch layer (``serve_wsgi`` is ``serve_http``);
+its two modules sit below the launch, beside the loop.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from ..server import serve_http
+from ..launch import serve_http
 from .application import (
     Environ,
     StartResponse,

@@ -1,15 +1,17 @@
 """A kali handler as a WSGI application (PEP 3333): :func:`to_wsgi`.
 
-The environ becomes a kali Request (raw target, headers, the body read to
-exactly CONTENT_LENGTH and spooled when big), the handler runs inside the
-server's own error boundary (``Server.respond``, on a Server that is never
-bound), and the Response becomes the status, headers and body iterable.
-This module must not touch sockets; the WSGI server owns the connection.
+The environ becomes a request head and a body reader (the body read to
+exactly CONTENT_LENGTH and spooled when big), the one request pipeline
+(``kali.handling.Pipeline``, as the server loop uses it) checks, builds the
+Request and runs the handler, and the Response becomes the status, headers
+and body iterable. This module must not touch sockets, and repeats no step
+of the pipeline; the WSGI server owns the connection.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import re
 import tempfile
@@ -19,7 +21,15 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import IO, Any
 
 from ..errors import ProtocolError
-from ..handling import ErrorPage, Handler, Responder
+from ..handling import (
+    Answer,
+    AppOptions,
+    ErrorPage,
+    Handler,
+    Pipeline,
+    PlainHead,
+    app_options,
+)
 from ..protocol import Limits
 from ..request import Request
 from ..response import Response
@@ -227,68 +237,79 @@ class WSGIAdapter:
         logger: logging.Logger | None = None,
         security: bool = True,
         serialize: bool = True,
+        options: AppOptions | None = None,
     ) -> None:
-        self.responder = Responder(
-            handler, debug=debug, error_page=error_page, limits=limits, logger=logger
+        options = app_options(
+            options, debug=debug, error_page=error_page, logger=logger
         )
         self.handler = handler
         self.security = security
         self._lock: contextlib.AbstractContextManager[Any] = (
             threading.Lock() if serialize else contextlib.nullcontext()
         )
+        # The app's own code (the handler, its error_page, an iolist they
+        # return) runs under the lock; reading bodies and the checks do not.
+        self.pipeline = Pipeline(
+            self._locked_handler,
+            dataclasses.replace(
+                options,
+                error_page=None if options.error_page is None else self._locked_page,
+            ),
+            limits,
+        )
+        #: The options as given.
+        self.options = options
 
     def __repr__(self) -> str:
         return f"<kali WSGI application for {self.handler!r}>"
 
-    def _refusal(
-        self, environ: Environ, method: str, target: str, headers: list[tuple[str, str]]
-    ) -> Response | None:
+    def _locked_handler(self, request: Request) -> Response:
+        with self._lock:
+            result = self.handler(request)
+            return result if isinstance(result, Response) else Response(result)
+
+    def _locked_page(
+        self, request: Request | None, status: int, message: str
+    ) -> Response:
+        error_page = self.options.error_page
+        assert error_page is not None
+        with self._lock:
+            result = error_page(request, status, message)
+            if isinstance(result, Response):
+                return result
+            return Response(result, code=status)
+
+    def _policy(self, environ: Environ) -> SecurityPolicy | None:
         if not self.security:
             return None
         port = str(environ.get("SERVER_PORT") or "0")
-        policy = SecurityPolicy(
+        return SecurityPolicy(
             port=int(port) if _DIGITS.match(port) else 0,
             allowed_hosts=None,  # the Host check is the deployment's job
             scheme=str(environ.get("wsgi.url_scheme") or "http"),
         )
-        return policy.check(method, target, headers)
 
-    def _respond(self, environ: Environ) -> tuple[Response, Request | None]:
-        method = str(environ.get("REQUEST_METHOD") or "GET")
-        target = request_target(environ)
-        headers = request_headers(environ)
-        refusal = self._refusal(environ, method, target, headers)
-        if refusal is not None:
-            return refusal, None
-        try:
-            body = read_body(environ, self.responder.limits)
-        except ProtocolError as error:
-            return self.responder.render_error(None, error.status, error.message), None
-        try:
-            request = self.responder.build_request(
-                method,
-                target,
-                str(environ.get("SERVER_PROTOCOL") or "HTTP/1.0"),
-                headers,
-                body,
-                client_address=_client_address(environ),
-            )
-        except ProtocolError as error:
-            return self.responder.render_error(None, error.status, error.message), None
-        try:
-            with self._lock:
-                response = self.responder.respond(request)
-        except BaseException:
-            request.close()
-            raise
-        return response, request
+    def _respond(self, environ: Environ) -> Answer:
+        head = PlainHead(
+            str(environ.get("REQUEST_METHOD") or "GET"),
+            request_target(environ),
+            str(environ.get("SERVER_PROTOCOL") or "HTTP/1.0"),
+            request_headers(environ),
+        )
+        limits = self.pipeline.limits
+        return self.pipeline.handle(
+            head,
+            lambda: read_body(environ, limits),
+            self._policy(environ),
+            _client_address(environ),
+        )
 
     def __call__(
         self, environ: Environ, start_response: StartResponse
     ) -> Iterable[bytes]:
         response, request = self._respond(environ)
         if response.shut_down:
-            self.responder.log.info("shut_down is ignored under a WSGI server.")
+            self.pipeline.log.info("shut_down is ignored under a WSGI server.")
         headers = [
             (name, value) for name, value in response.headers if name not in HOP_BY_HOP
         ]
@@ -319,6 +340,7 @@ def to_wsgi(
     logger: logging.Logger | None = None,
     security: bool = True,
     serialize: bool = True,
+    options: AppOptions | None = None,
 ) -> WSGIAdapter:
     """A WSGI application that answers with ``handler`` as ``serve_http`` would.
 
@@ -330,6 +352,8 @@ def to_wsgi(
     Host allowlist is left to the WSGI server or proxy, which knows the
     public name. ``serialize=True`` lets only one thread at a time into the
     app (a kali app is written for one thread; most WSGI servers use several).
+    ``options`` (a :class:`~kali.handling.AppOptions`) may stand for
+    ``debug``, ``error_page`` and ``logger``.
 
     The returned iterable must be closed (every WSGI server does): that
     releases the request's temporary files. HEAD answers carry no body; a
@@ -343,4 +367,5 @@ def to_wsgi(
         logger=logger,
         security=security,
         serialize=serialize,
+        options=options,
     )
