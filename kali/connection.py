@@ -251,6 +251,25 @@ class ClientReader:
         )
 
 
+_date_cache: list[Any] = [0, b""]  # (second, "date: ...\r\n"): one format a second
+
+
+def date_line() -> bytes:
+    """The ``Date`` header line for now (RFC 9110 section 6.6.1, IMF-fixdate)."""
+    now = int(time.time())
+    if _date_cache[0] != now:
+        t = time.gmtime(now)  # names fixed in English, whatever the locale
+        day = "Mon Tue Wed Thu Fri Sat Sun".split()[t.tm_wday]
+        month = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split()[t.tm_mon - 1]
+        stamp = (
+            f"{day}, {t.tm_mday:02d} {month} {t.tm_year:04d} "
+            f"{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d} GMT"
+        )
+        _date_cache[:] = [now, f"date: {stamp}\r\n".encode("ascii")]
+    line: bytes = _date_cache[1]
+    return line
+
+
 def _set_nodelay(client: socket.socket) -> None:
     try:
         client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -445,8 +464,11 @@ class Connection(ClientReader):
             )
 
     def _send(self, response: Response, head_only: bool) -> None:
-        client = self.client
+        # RFC 9110 section 6.6.1: an origin server with a clock sends Date.
         head = response.head
+        cut = head.index(b"\r\n") + 2
+        head = head[:cut] + date_line() + head[cut:]
+        client = self.client
         chunks = None if head_only else response.chunks
         if chunks and len(chunks) == 1 and len(chunks[0]) <= SMALL_BODY_BYTES:
             self._send_first(head + chunks[0])  # most pages: one write

@@ -295,7 +295,10 @@ def _build_head(
         elif name == "transfer-encoding":
             chunked = True
         elif name == "expect":
-            expect_continue = expect_continue or value.lower() == "100-continue"
+            # RFC 9110 section 10.1.1: ignored in an HTTP/1.0 request.
+            expect_continue = expect_continue or (
+                version == "HTTP/1.1" and value.lower() == "100-continue"
+            )
         else:
             raise ProtocolError("ambiguous header name", 400)
     if hosts > 1:  # RFC 9112 section 3.2: several Host lines MUST get a 400.

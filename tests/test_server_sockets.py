@@ -679,3 +679,44 @@ def test_with_a_default_socket_timeout_requests_still_work(serve):
         assert status(get(server, "/big")) == 200
     finally:
         socket.setdefaulttimeout(previous)
+
+
+def test_responses_carry_a_date(serve):
+    import email.utils
+
+    server = serve()
+    reply = exchange(server, b"GET / HTTP/1.0\r\n\r\n")
+    head = reply.split(b"\r\n\r\n", 1)[0].decode("latin-1").split("\r\n")
+    dates = [line[6:] for line in head if line.lower().startswith("date: ")]
+    assert len(dates) == 1
+    sent = email.utils.parsedate_to_datetime(dates[0]).timestamp()
+    assert abs(sent - time.time()) < 5
+    assert dates[0].endswith(" GMT")
+
+
+def test_no_100_continue_for_http_1_0(serve):
+    server = serve()
+    with connect(server) as sock:
+        sock.sendall(
+            b"POST /echo HTTP/1.0\r\nExpect: 100-continue\r\n"
+            b"Content-Type: application/x-www-form-urlencoded\r\n"
+            b"Content-Length: 3\r\n\r\n"
+        )
+        time.sleep(0.2)
+        sock.sendall(b"a=1")
+        reply = read_all(sock)
+    assert b"100 Continue" not in reply
+    assert reply.startswith(b"HTTP/1.0 200")
+
+
+def test_100_continue_for_http_1_1(serve):
+    server = serve()
+    with connect(server) as sock:
+        sock.sendall(
+            b"POST /echo HTTP/1.1\r\nHost: 127.0.0.1\r\nExpect: 100-continue\r\n"
+            b"Content-Type: application/x-www-form-urlencoded\r\n"
+            b"Content-Length: 3\r\n\r\n"
+        )
+        assert sock.recv(100).startswith(b"HTTP/1.1 100 Continue\r\n\r\n")
+        sock.sendall(b"a=1")
+        assert read_all(sock).startswith(b"HTTP/1.0 200")
