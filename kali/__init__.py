@@ -1,11 +1,10 @@
 """kali: serve a local web application to the user's browser, single-threaded.
 
 Import what you need from here; ``kali.implementation`` keeps the 0.0.8 names
-for old apps. Importing kali sets the ``kali`` logger's level to INFO (as
-0.0.8 did) and does nothing else: no sockets, threads or handlers.
+for old apps. Importing kali does nothing else: no sockets, threads,
+logging levels or handlers (``serve_http`` shows its INFO lines only when the
+app configured no logging at all; see kali.launch).
 """
-
-import logging
 
 from . import forms, implementation, version
 from .connection import Timeouts
@@ -23,8 +22,6 @@ from .server import Server
 from .static import StaticFolder
 from .templates import Template, TemplateFolder
 from .version import __version__
-
-logging.getLogger("kali").setLevel(logging.INFO)
 
 __all__ = [
     "AppOptions",

@@ -35,6 +35,25 @@ __all__ = ["launch_browser", "open_browser", "serve_http"]
 log = logging.getLogger("kali")
 
 
+def show_info_lines(logger: logging.Logger) -> None:
+    """Let the server's INFO lines (its address, each request) reach the
+    terminal, but only where the app configured no logging: the logger has
+    no level of its own and no handler on its way to the root. An app that
+    called ``basicConfig(level=WARNING)`` or set kali's level keeps its choice
+    (the way Werkzeug's development server decides)."""
+    if logger.level != logging.NOTSET:
+        return
+    current: logging.Logger | None = logger
+    while current is not None:
+        if current.handlers:
+            return
+        current = current.parent if current.propagate else None
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+
+
 def launch_browser(
     url: str, logger: logging.Logger = log, *, background: bool = True
 ) -> None:
@@ -106,6 +125,7 @@ def serve_http(
     """
     if debug:  # strict templates (kali.templates): a missing name raises
         os.environ.setdefault("KALI_DEBUG", "1")
+    show_info_lines(logger or log)
     server = Server(
         handle,
         port=port,

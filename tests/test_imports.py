@@ -5,6 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 import kali
 import kali.forms
 import kali.implementation
@@ -118,7 +120,7 @@ def test_import_is_quiet():
         "before = threading.active_count()\n"
         "import kali\n"
         "log = logging.getLogger('kali')\n"
-        "assert log.level == logging.INFO, log.level\n"
+        "assert log.level == logging.NOTSET, log.level  # the app's to choose\n"
         "assert not log.handlers and not logging.getLogger().handlers\n"
         "assert threading.active_count() == before\n"
         "assert not opened\n"
@@ -152,3 +154,33 @@ def test_the_options_value_is_exported():
 
     assert kali.AppOptions is AppOptions and "AppOptions" in kali.__all__
     assert kali.Timeouts is kali.server.Timeouts
+
+
+@pytest.mark.parametrize(
+    ("setup", "shown"),
+    [
+        ("", True),  # nothing configured: the server's lines are shown
+        ("logging.basicConfig(level=logging.WARNING)\n", False),
+        ("logging.getLogger('kali').setLevel(logging.ERROR)\n", False),
+    ],
+)
+def test_serve_http_shows_info_lines_only_where_nothing_was_configured(setup, shown):
+    code = (
+        "import logging, threading, urllib.request\n"
+        + setup
+        + "from kali import Response, serve_http\n"
+        "def fetch(server):\n"
+        "    get = lambda: urllib.request.urlopen(server.url, timeout=20).read()\n"
+        "    threading.Thread(target=get, daemon=True).start()\n"
+        "serve_http(lambda request: Response('bye', shut_down=True), port=0,\n"
+        "           start=None, on_ready=fetch)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 0, result.stderr
+    assert ("GET /" in result.stderr) is shown, result.stderr
