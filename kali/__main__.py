@@ -41,7 +41,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         nargs="?",
         default=".",
         metavar="DIR",
-        help="folder to serve (default: .)",
+        help="folder to serve (default: .); a bare number is the port, as with "
+        "python -m http.server 8000",
     )
     parser.add_argument(
         "--port",
@@ -59,6 +60,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--no-browser", action="store_true", help="do not open a browser"
     )
     args = parser.parse_args(argv)
+    if (
+        args.folder.isdecimal()
+        and args.folder.isascii()
+        and not os.path.isdir(args.folder)
+    ):
+        args.port, args.folder = int(args.folder), "."  # python -m kali 8000
     if not os.path.isdir(args.folder):
         parser.error(f"{args.folder!r} is not a folder")
     if not 0 <= args.port <= 65535:

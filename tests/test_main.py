@@ -29,8 +29,18 @@ def test_defaults(tmp_path, monkeypatch):
     assert (args.port, args.no_browser, args.bind) == (0, True, "::1")
 
 
+def test_a_bare_number_is_the_port_unless_such_a_folder_exists(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    args = parse_args(["8001"])
+    assert (args.folder, args.port) == (".", 8001)
+    (tmp_path / "2024").mkdir()
+    args = parse_args(["2024"])
+    assert (args.folder, args.port) == ("2024", 8000)
+
+
 @pytest.mark.parametrize(
-    "argv", [["/definitely/not/here"], ["--port", "70000"], ["--port", "x"]]
+    "argv",
+    [["/definitely/not/here"], ["--port", "70000"], ["--port", "x"], ["70000"]],
 )
 def test_bad_arguments_exit_2(argv, capsys):
     with pytest.raises(SystemExit) as caught:
