@@ -17,7 +17,7 @@ import secrets
 import sqlite3
 import tempfile
 
-from kali import HTTPError, Response, Router, Template, serve_http
+from kali import HTTPError, Response, Router, Template, run_app
 from kali.forms import (
     BLANKABLE,
     DATE,
@@ -321,6 +321,7 @@ def make_app(photo_folder):
 if __name__ == "__main__":
     # See each request on the console.
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    # The photos live in a temporary folder, removed when the server stops.
+    # The photos live in a temporary folder, removed when the server stops
+    # (Ctrl-C or SIGTERM).
     with tempfile.TemporaryDirectory(prefix="kali-contacts-") as folder:
-        serve_http(make_app(folder))
+        run_app(make_app(folder), description="A little address book.")

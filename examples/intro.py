@@ -6,7 +6,7 @@ opens at the app; read this file alongside, top to bottom.
 
 import logging
 
-from kali import Response, Router, Template, serve_http
+from kali import Response, Router, Template, run_app
 
 # kali logs through the standard ``logging`` module and configures nothing by
 # itself. For a demo, it is nice to see each request on the console.
@@ -112,6 +112,7 @@ def make_app() -> Router:
 
 
 if __name__ == "__main__":
-    # serve_http listens on 127.0.0.1:8080, opens your browser, and serves one
+    # run_app reads --port (0 = any free port) and --no-browser, listens on
+    # 127.0.0.1, prints its address, opens your browser, and serves one
     # request at a time until a shut_down response (or Ctrl-C).
-    serve_http(make_app())
+    run_app(make_app(), description="A guided tour of kali.")

@@ -26,7 +26,7 @@ import logging
 import sqlite3
 from contextlib import closing
 
-from kali import Request, Response, Router, Servlet, Template, serve_http
+from kali import Request, Response, Router, Servlet, Template, run_app
 from kali.desktop import data_folder
 
 #: Names the data folder and the running instance: pick one per app and
@@ -108,8 +108,9 @@ if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     database = data_folder(APP_NAME) / "notes.sqlite3"
     with closing(sqlite3.connect(database)) as db:
-        serve_http(
+        run_app(
             make_app(db),
+            description="Notes that start and stop like a desktop program.",
             port=0,  # any free port; the browser opens at the real one
             app_id=APP_NAME,  # a second launch opens this one instead
             quit_when_closed=True,  # stop once no tab has been open for 15 s

@@ -28,7 +28,7 @@ Templates escape whatever you put in ``{name}``, so a task called
 import logging
 
 import kali
-from kali import HTTPError, Response, Router, Servlet, Template
+from kali import HTTPError, Response, Router, Servlet, Template, run_app
 
 PAGE = Template(
     """<!DOCTYPE html>
@@ -163,4 +163,4 @@ if __name__ == "__main__":
     # Show each request on the console, then serve the app and open the
     # browser at it. Ctrl-C stops the server.
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    kali.serve_http(make_app())
+    run_app(make_app(), description="A simple task list.")

@@ -21,6 +21,7 @@ import logging
 import os
 
 import kali
+from kali import run_app
 
 # The folder this file sits in. Any folder will do.
 EXAMPLES = os.path.dirname(os.path.abspath(__file__))
@@ -45,4 +46,4 @@ if __name__ == "__main__":
     # kali logs through the standard logging module; show each request.
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     # Open the browser at the listing, and serve until you press Ctrl-C.
-    kali.serve_http(make_app())
+    run_app(make_app(), description="Serving a folder of files, safely.")

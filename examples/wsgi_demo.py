@@ -11,7 +11,7 @@ import logging
 import sys
 from wsgiref.simple_server import make_server
 
-from kali import Response, Router, Template, serve_http
+from kali import Response, Router, Template, launch_arguments, run_app
 from kali.console import Commands
 from kali.wsgi import from_wsgi, to_wsgi
 
@@ -97,4 +97,9 @@ if __name__ == "__main__":
         serve_with_wsgiref()
     else:
         router, counter = make_app()
-        serve_http(router, commands=make_commands(counter))
+        arguments = launch_arguments(
+            "WSGI both ways (--wsgiref: kali under wsgiref instead)",
+            parser=None,
+            argv=[a for a in sys.argv[1:] if a != "--wsgiref"],
+        )
+        run_app(router, arguments, commands=make_commands(counter))

@@ -12,7 +12,7 @@ from .errors import HTTPError, ProtocolError
 from .formdata import FileUpload
 from .handling import AppOptions
 from .iolist import Fragment, Markup, escape, flatten
-from .launch import serve_http
+from .launch import launch_arguments, run_app, serve_http
 from .multidict import Bag
 from .protocol import Limits
 from .request import Request
@@ -24,6 +24,8 @@ from .templates import Template, TemplateFolder
 from .version import __version__
 
 __all__ = [
+    "launch_arguments",
+    "run_app",
     "AppOptions",
     "Bag",
     "FileUpload",

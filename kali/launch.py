@@ -15,8 +15,12 @@ an app asks for them, so ``import kali`` stays cheap. No sockets here.
 
 from __future__ import annotations
 
+import argparse
+import errno
 import logging
 import os
+import signal
+import sys
 import threading
 import webbrowser
 from collections.abc import Callable, Iterable
@@ -180,3 +184,94 @@ def serve_http(
         server.close()
         for cleanup in reversed(cleanups):
             cleanup()
+
+
+def launch_arguments(
+    description: str | None = None,
+    *,
+    port: int = 8080,
+    argv: list[str] | None = None,
+    parser: argparse.ArgumentParser | None = None,
+) -> argparse.Namespace:
+    """Read a desktop app's command line: ``--port`` (0 = any free port) and
+    ``--no-browser``, beside whatever arguments ``parser`` already has."""
+    parser = parser or argparse.ArgumentParser(description=description)
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=port,
+        help=f"the port to serve on (default: {port}; 0 picks a free one)",
+    )
+    parser.add_argument(
+        "--no-browser",
+        action="store_true",
+        help="do not open a browser tab; just print the address",
+    )
+    arguments = parser.parse_args(argv)
+    if not 0 <= arguments.port <= 65535:
+        parser.error("--port must be between 0 and 65535")
+    return arguments
+
+
+def run_app(
+    handle: Handler,
+    arguments: argparse.Namespace | None = None,
+    *,
+    description: str | None = None,
+    port: int = 8080,
+    **options: Any,
+) -> int:
+    """Serve ``handle`` as a desktop app until Ctrl-C; 0 once stopped.
+
+    ``arguments`` come from :func:`launch_arguments` (read here when not
+    given): ``--port`` and ``--no-browser``. The address is printed once the
+    server listens. Ctrl-C, and SIGTERM where there is one, stop it cleanly
+    (``finally`` blocks and ``with`` blocks of the caller run: temporary
+    folders go); a port in use is one line on stderr and ``SystemExit(1)``,
+    never a traceback. ``options`` go to :func:`serve_http`.
+    """
+    if arguments is None:
+        arguments = launch_arguments(description, port=port)
+    ready = options.pop("on_ready", None)
+
+    def announce(server: Server) -> None:
+        print(f"Serving on {server.url} (press Ctrl-C to stop)", flush=True)
+        if ready is not None:
+            ready(server)
+
+    start = None if arguments.no_browser else options.pop("start", "")
+    previous = _stop_on_sigterm()
+    try:
+        serve_http(
+            handle, port=arguments.port, start=start, on_ready=announce, **options
+        )
+    except KeyboardInterrupt:
+        print("Stopped.", flush=True)
+    except OSError as error:
+        if error.errno in (errno.EADDRINUSE, getattr(errno, "WSAEADDRINUSE", -1)):
+            print(
+                f"Port {arguments.port} is in use (another copy of this app?): "
+                "try --port 0 for any free port.",
+                file=sys.stderr,
+            )
+            raise SystemExit(1) from None
+        raise
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+    return 0
+
+
+def _stop_on_sigterm() -> Any:
+    """Make SIGTERM stop the server as Ctrl-C does; the old handler, or None
+    when that is not possible (not the main thread, or no SIGTERM)."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def stop(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    try:
+        return signal.signal(signal.SIGTERM, stop)
+    except (ValueError, OSError, AttributeError):
+        return None
