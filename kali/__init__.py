@@ -7,7 +7,7 @@ app configured no logging at all; see kali.launch).
 """
 
 from . import forms, implementation, version
-from .connection import Timeouts
+from .timeouts import Timeouts
 from .errors import HTTPError, ProtocolError
 from .formdata import FileUpload
 from .handling import AppOptions

@@ -4,11 +4,20 @@ The loop (``kali.server``) binds and accepts; all that happens on one
 accepted socket happens in one :class:`Connection` (as in h11, but blocking):
 the TLS handshake, reading the head and body through the sans-IO parser of
 ``kali.protocol``, handing them to the one request pipeline
-(``kali.handling.Pipeline``), sending the answer (a small one in a single
-send() that never waits, more under a stall deadline, files with
-``sendfile``) and closing (after a half-close and a drain when the client
-may still be sending, so it sees the answer, not a reset). :class:`Timeouts`
-bound every wait.
+(``kali.handling.Pipeline``), sending the answer and closing.
+
+:class:`~kali.timeouts.Timeouts` bound every wait. A connection with nothing
+to read at accept() is closed at once where TCP_DEFER_ACCEPT is on (it has
+been silent for the whole defer period), else after the first-packet
+timeout. The head must come within its deadline; the body and the answer
+may pause only so long and, after a grace period, must keep a minimum data
+rate (a :class:`~kali.timeouts.Pace`). A small answer goes out in one send()
+that never waits; more is sent by a loop of send() calls (files with
+``os.sendfile``) in which only progress resets the stall deadline. A client
+too slow to read its answer is aborted (a reset) and the answer logged as
+truncated; one too slow to send its request gets a 408 without a drain;
+after another early answer the connection is half-closed and drained, so
+the client sees the answer, not a reset.
 
 Rules: the app is reached only through the pipeline; no exception of any
 type leaves :meth:`Connection.serve` (it is logged once, answered with a 500
@@ -18,22 +27,29 @@ the listening socket, the scheduler or how the app was launched.
 
 from __future__ import annotations
 
+import io
 import itertools
 import logging
+import math
+import os
+import select
 import socket
 import struct
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import IO, TYPE_CHECKING, Any, Protocol
 
+from .accesslog import access_line
 from .errors import ProtocolError
-from .handling import Pipeline, build_request, printable
+from .handling import Pipeline, build_request
 from .protocol import HeadParser, Limits, RequestHead, plain_head
 from .request import Request
 from .response import Response
 from .security import SecurityPolicy
+from .timeouts import Pace
+from .timeouts import Timeouts as Timeouts  # re-exported: its home until 0.1
 
 if TYPE_CHECKING:
     import ssl
@@ -47,6 +63,15 @@ RECV_BYTES = 64 * 1024
 SURE_SEND_BYTES = 16 * 1024
 #: A body up to this size goes out in the same write as the head.
 SMALL_BODY_BYTES = 256 * 1024
+#: One TLS write waits until all of it is taken (under the socket timeout):
+#: slices this small make each wait short, so progress resets the stall.
+TLS_SLICE_BYTES = 64 * 1024
+#: A file body without a file descriptor is read and sent in blocks this big.
+FILE_BLOCK_BYTES = 256 * 1024
+#: The most one os.sendfile() call is asked for (Linux moves < 2 GiB a call).
+SENDFILE_BYTES = 1 << 30
+#: The length of ``date_line()``: IMF-fixdate has a fixed width.
+DATE_LINE_BYTES = len("date: Sun, 06 Nov 1994 08:49:37 GMT\r\n")
 
 #: The flag for one call that never waits on a blocking socket; 0 where the
 #: platform has none (Windows), and then kali always waits with a timeout.
@@ -72,37 +97,6 @@ def can_skip_waits(client: socket.socket) -> bool:
     )
 
 
-@dataclass(frozen=True)
-class Timeouts:
-    """Deadlines, in seconds, that keep one client from stalling the loop."""
-
-    #: Silence this long after accept() means a browser pre-connection: close
-    #: it without a reply. (The ``timeout`` argument of serve_http.)
-    first_packet: float = 0.5
-    #: Longest silence between two packets of the request head; then 408.
-    head_gap: float = 0.5
-    #: The whole head must arrive within this long; then 408.
-    head_total: float = 2.0
-    #: Longest silence between two packets of the body; then 408.
-    body_gap: float = 2.0
-    #: The body must arrive within ``body_base + body_per_mib * MiB``, capped
-    #: at ``body_cap`` (a 64 MiB upload may take a minute on a slow disk VM).
-    body_base: float = 5.0
-    body_per_mib: float = 1.0
-    body_cap: float = 120.0
-    #: Sending may make no progress for this long before the connection is
-    #: dropped (a client that stopped reading).
-    send_stall: float = 5.0
-    #: After an early answer (413, 403...), read and discard what the client
-    #: is still sending for up to this long / this many bytes, so it gets the
-    #: answer instead of a connection reset.
-    drain_seconds: float = 1.0
-    drain_bytes: int = 4 * MIB
-
-    def body_deadline(self, length: int) -> float:
-        return min(self.body_cap, self.body_base + self.body_per_mib * length / MIB)
-
-
 _DEFAULT_LIMITS = Limits()
 _DEFAULT_TIMEOUTS = Timeouts()
 
@@ -118,6 +112,14 @@ class ClientReader:
     ProtocolError (with the status to answer) for a bad or late request;
     ``read_body(head)`` returns bytes or a spooled temporary file.
     """
+
+    #: TCP_DEFER_ACCEPT is on for the socket's listener: a connection with
+    #: nothing to read at accept() has been silent for the whole defer
+    #: period, so it is closed at once instead of waiting ``first_packet``.
+    deferred = False
+    #: The client ran out of time sending its request (a 408): answer it
+    #: without waiting for more of it (no drain).
+    timed_out = False
 
     def __init__(
         self,
@@ -154,18 +156,26 @@ class ClientReader:
         self.received += len(data)
         return data
 
+    def _late(self, message: str) -> ProtocolError:
+        """The 408 for a client that ran out of time."""
+        self.timed_out = True
+        return ProtocolError(message, 408)
+
     def read_head(self) -> RequestHead | None:
         first = None
-        if can_skip_waits(self.client):  # take what is there, if anything
+        client = self.client
+        if can_skip_waits(client):  # take what is there, if anything
             try:
-                first = self.client.recv(RECV_BYTES, NO_WAIT)
+                first = client.recv(RECV_BYTES, NO_WAIT)
             except WOULD_WAIT:
-                pass
+                if self.deferred:
+                    log.info("Timed out.")  # silent all through the defer period
+                    return None
         if first is not None:
             self.received += len(first)
         else:
             try:
-                first = self._recv(self.timeouts.first_packet)
+                first = self._recv(0.0 if self.deferred else self.timeouts.first_packet)
             except socket.timeout:
                 log.info("Timed out.")
                 return None
@@ -181,11 +191,11 @@ class ClientReader:
         while head is None:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise ProtocolError("The request head took too long.", 408)
+                raise self._late("The request head took too long.")
             try:
                 data = self._recv(min(self.timeouts.head_gap, remaining))
             except socket.timeout:
-                raise ProtocolError("The request head took too long.", 408) from None
+                raise self._late("The request head took too long.") from None
             if not data:
                 parser.eof()
                 raise ClientClosed
@@ -194,6 +204,9 @@ class ClientReader:
         return head
 
     def read_body(self, head: RequestHead) -> bytes | IO[bytes]:
+        """The declared body, read to exactly its length: each wait at most
+        ``body_gap``, and all of them within the grace period plus the bytes
+        received at the minimum rate (408 past either)."""
         length = head.content_length
         if len(self.trailing) > length:
             self.overflowed = True  # the client sent more than it announced
@@ -201,7 +214,7 @@ class ClientReader:
             return b""
         start = self.trailing[:length]
         timeouts = self.timeouts
-        deadline = time.monotonic() + timeouts.body_deadline(length)
+        pace = Pace(timeouts.body_grace, timeouts.body_min_bytes_per_second)
         spool: IO[bytes] | None = None
         buffer = bytearray(start)
         if length > self.limits.max_form_memory_bytes:
@@ -210,29 +223,48 @@ class ClientReader:
             )
             spool.write(start)
             buffer = bytearray()
-        got = len(start)
+        pace.moved = len(start)
+        try:
+            self._receive_body(length, pace, spool if spool is not None else buffer)
+        except BaseException:
+            if spool is not None:
+                spool.close()
+            raise
+        if spool is not None:
+            spool.seek(0)
+            return spool
+        return bytes(buffer)
+
+    def _receive_body(
+        self, length: int, pace: Pace, into: bytearray | IO[bytes]
+    ) -> None:
+        """Receive the rest of a ``length`` byte body (``pace.moved`` of it
+        came with the head) into a buffer or a spool."""
+        gap = self.timeouts.body_gap
+        write = into.extend if isinstance(into, bytearray) else into.write
+        got = pace.moved
+        clock = time.monotonic
         while got < length:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise ProtocolError("The request body took too long.", 408)
+            wait = pace.allowance(gap)
+            if wait <= 0:
+                raise self._late("The request body came too slowly.")
+            begun = clock()
             try:
-                data = self._recv(min(timeouts.body_gap, remaining))
+                data = self._recv(wait)
             except socket.timeout:
-                raise ProtocolError("The request body took too long.", 408) from None
+                raise self._late(
+                    "The request body took too long."
+                    if wait >= gap
+                    else "The request body came too slowly."
+                ) from None
             if not data:
                 raise ClientClosed
             if len(data) > length - got:
                 self.overflowed = True
                 data = data[: length - got]
             got += len(data)
-            if spool is not None:
-                spool.write(data)
-            else:
-                buffer += data
-        if spool is not None:
-            spool.seek(0)
-            return spool
-        return bytes(buffer)
+            pace.record(len(data), clock() - begun)
+            write(data)
 
     def read_request(self, **request_options: Any) -> Request:
         """Head and body as a Request (the 0.0.8 ``Request.from_reader`` path)."""
@@ -302,11 +334,21 @@ class Connection(ClientReader):
     has the pipeline answer it, and sends the answer. ``serve()`` does it all
     and never raises."""
 
+    #: The response's pace once sending it has to wait (None: not yet).
+    _pace: Pace | None = None
+
     def __init__(
-        self, client: socket.socket, address: Any, owner: ConnectionOwner
+        self,
+        client: socket.socket,
+        address: Any,
+        owner: ConnectionOwner,
+        *,
+        deferred: bool = False,
     ) -> None:
         # ClientReader's fields, set here without its defaults: one of these
         # is made per request.
+        if deferred:  # else the class's False
+            self.deferred = True
         self.client = client
         self.pipeline = pipeline = owner.pipeline
         self.limits = pipeline.limits
@@ -354,6 +396,11 @@ class Connection(ClientReader):
         started = time.monotonic()
         owner = self.owner
         if owner.ssl_context is not None:
+            if self.deferred:
+                if not _has_data(self.client):  # no ClientHello all along
+                    log.info("Timed out.")
+                    return False
+                self.deferred = False  # the request follows the handshake
             secure = self._handshake(owner.ssl_context)
             if secure is None:
                 return False
@@ -429,80 +476,92 @@ class Connection(ClientReader):
         client = self.client
         head = self._head
         head_only = head is not None and head.method == "HEAD"
-        broken = False
+        cut = False
         log = self.pipeline.options.logger
         try:
             self._send(response, head_only)
-        except OSError as error:
+        except OSError as error:  # includes a client too slow (SendCut)
             log.info("Failed to send: %s", error)
+            cut = True
         except Exception:
             # A stream body failed after its head was sent: too late for a
             # 500 page. Reset the connection so that the client sees a
             # failure rather than a short body that looks complete.
             log.exception("The response body failed while being sent")
-            broken = True
+            cut = True
         finally:
             response.close()
         # Close before logging: the client is waiting for our FIN.
-        if broken:
-            _reset(client)
+        if cut:
+            _reset(client)  # abort: what the kernel still holds is dropped
         elif complete:
             client.close()  # see _drain_and_close
+        elif self.timed_out:
+            self._close_without_waiting()
         else:
             self._drain_and_close()
         # Skip building a log record nobody will print (no handler anywhere).
         if log.isEnabledFor(logging.INFO) and log.hasHandlers():
-            address = self.address
             log.info(
-                '%s "%s %s" %d %s %.1fms',
-                address[0] if isinstance(address, tuple) and address else "-",
-                printable(head.method) if head else "-",
-                printable(head.target) if head else "-",
-                response.code,
-                "-" if response.content_length is None else response.content_length,
-                (time.monotonic() - started) * 1000,
+                "%s",
+                access_line(
+                    self.address,
+                    head,
+                    response.code,
+                    response.content_length,
+                    (time.monotonic() - started) * 1000,
+                    truncated=self._truncated(response) if cut else None,
+                ),
             )
+
+    def _truncated(self, response: Response) -> tuple[int, int | None]:
+        """``(sent, length)`` of a response cut short: the body bytes handed
+        to the kernel, and the body's length."""
+        pace = self._pace
+        head_bytes = len(response.head) + DATE_LINE_BYTES
+        sent = max(0, pace.moved - head_bytes) if pace is not None else 0
+        return sent, response.content_length
 
     def _send(self, response: Response, head_only: bool) -> None:
         # RFC 9110 section 6.6.1: an origin server with a clock sends Date.
         head = response.head
         cut = head.index(b"\r\n") + 2
         head = head[:cut] + date_line() + head[cut:]
-        client = self.client
         chunks = None if head_only else response.chunks
         if chunks and len(chunks) == 1 and len(chunks[0]) <= SMALL_BODY_BYTES:
             self._send_first(head + chunks[0])  # most pages: one write
             return
-        span = response.file_span
+        span = None if head_only else response.file_span
         if head_only or span is not None:
-            client.settimeout(self.timeouts.send_stall)
-            client.sendall(head)
-            if span is not None and span[2] and not head_only:
-                client.sendfile(*span)
+            self._send_first(head)
+            if span is not None and span[2]:
+                self._paced().moved = len(head)
+                self._send_file(*span)
             return
         rest = iter(chunks) if chunks is not None else response.iter_body()
         first = next(rest, b"")
         if len(first) <= SMALL_BODY_BYTES:
-            self._send_first(head + first)  # most pages: one write
+            first = head + first  # most pages: one write
         else:
-            self._send_first(head)
             rest = itertools.chain((first,), rest)
+            first = head
+        self._send_first(first)
         more = next(rest, None)
         if more is None:
             return
         # Several writes: each may wait for the client, and Nagle must not
         # hold back the last small one.
-        client.settimeout(self.timeouts.send_stall)
-        _set_nodelay(client)
-        client.sendall(more)
+        self._paced().moved = len(first)  # whichever way it went out
+        _set_nodelay(self.client)
+        self._send_all(more)
         for chunk in rest:
-            client.sendall(chunk)
+            self._send_all(chunk)
 
     def _send_first(self, data: bytes) -> None:
         """The first write of a response. A fresh connection's send buffer
         takes a small response whole: on a blocking socket it is tried once
-        without waiting, and the send deadline set only if that fell short;
-        under a reading deadline still set, a small write keeps it."""
+        without waiting, and the paced sending starts only if that fell
+        short; under a reading deadline still set, a small write keeps it."""
         client = self.client
         sent = 0
         if can_skip_waits(client):  # send what fits now, if anything
@@ -512,9 +571,118 @@ class Connection(ClientReader):
                 pass
             if sent == len(data):
                 return
-        if len(data) > SURE_SEND_BYTES or client.gettimeout() is None:
-            client.settimeout(self.timeouts.send_stall)
-        client.sendall(memoryview(data)[sent:])
+        elif len(data) <= SURE_SEND_BYTES and client.gettimeout() is not None:
+            client.sendall(data)  # fits the fresh buffer: never waits
+            return
+        self._paced().moved = sent
+        self._send_all(memoryview(data)[sent:])
+
+    def _paced(self) -> Pace:
+        """The pace of this response, made when sending first has to wait."""
+        pace = self._pace
+        if pace is None:
+            timeouts = self.timeouts
+            pace = self._pace = Pace(
+                timeouts.send_grace, timeouts.send_min_bytes_per_second
+            )
+        return pace
+
+    def _send_all(self, data: bytes | memoryview) -> None:
+        """Send all of ``data`` by send() calls, each under a timeout: the
+        stall deadline, or less when the pace is due. Only progress resets
+        the stall; SendCut when the client is too slow."""
+        client = self.client
+        pace = self._paced()
+        stall = self.timeouts.send_stall
+        view = data if isinstance(data, memoryview) else memoryview(data)
+        size = len(view) if type(client) is socket.socket else TLS_SLICE_BYTES
+        clock = time.monotonic
+        while view:
+            wait = pace.allowance(stall)
+            if wait <= 0:
+                raise SendCut(pace.describe(stall, wait))
+            client.settimeout(wait)
+            begun = clock()
+            try:
+                sent = client.send(view[:size])
+            except socket.timeout:
+                pace.record(0, clock() - begun)
+                raise SendCut(pace.describe(stall, wait)) from None
+            pace.record(sent, clock() - begun)
+            view = view[sent:]
+
+    def _send_file(self, file: IO[bytes], offset: int, count: int) -> None:
+        """``count`` bytes of ``file`` from ``offset``: by os.sendfile where
+        there is one (not Windows, not TLS), else read and sent in blocks;
+        paced like every other send."""
+        if type(self.client) is socket.socket:
+            source = _file_number(file)
+            if source is not None and self._sendfile(source, offset, count):
+                return
+        file.seek(offset)
+        while count > 0:
+            block = file.read(min(FILE_BLOCK_BYTES, count))
+            if not block:
+                raise SendCut("the file ended before its length")
+            self._send_all(block)
+            count -= len(block)
+
+    def _sendfile(self, source: int, offset: int, count: int) -> bool:
+        """The loop of os.sendfile() calls on a non-blocking socket, waiting
+        for room with poll() under the pace; False, having sent nothing,
+        when the file cannot be sent this way (then it is read and sent)."""
+        if sys.platform == "win32":  # no os.sendfile
+            return False
+        client = self.client
+        pace = self._paced()
+        stall = self.timeouts.send_stall
+        client.settimeout(0.0)
+        target = client.fileno()
+        clock = time.monotonic
+        first = True
+        while count > 0:
+            try:
+                sent = os.sendfile(target, source, offset, min(count, SENDFILE_BYTES))
+            except BlockingIOError:
+                wait = pace.allowance(stall)
+                if wait <= 0:
+                    raise SendCut(pace.describe(stall, wait)) from None
+                begun = clock()
+                ready = _wait_writable(target, wait)
+                pace.record(0, clock() - begun)
+                if not ready:
+                    raise SendCut(pace.describe(stall, wait)) from None
+                continue
+            except OSError:
+                if first:  # not a file sendfile() takes: read and send it
+                    return False
+                raise
+            if not sent:
+                raise SendCut("the file ended before its length")
+            first = False
+            pace.record(sent, 0.0)
+            offset += sent
+            count -= sent
+        return True
+
+    def _close_without_waiting(self) -> None:
+        """Close after a 408: the client ran out of time, so nothing more is
+        waited for. What it sent meanwhile is read first (without waiting),
+        so that the close is a FIN, not a reset, whenever it can be."""
+        client = self.client
+        try:
+            client.shutdown(socket.SHUT_WR)
+            client.settimeout(0.0)
+            budget = self.timeouts.drain_bytes
+            while budget > 0:
+                data = client.recv(RECV_BYTES)
+                if not data:
+                    break
+                budget -= len(data)
+        except OSError:  # includes "would block": nothing more to read now
+            pass
+        finally:
+            client.close()
 
     def _drain_and_close(self) -> None:
         """Close after an early answer: half-close and drain first.
@@ -546,3 +714,35 @@ class Connection(ClientReader):
             pass
         finally:
             client.close()
+
+
+class SendCut(OSError):
+    """The client took too long to take its answer: no progress for
+    ``send_stall``, or slower than the minimum rate after the grace."""
+
+
+def _has_data(client: socket.socket) -> bool:
+    """Has something (or EOF: False) arrived on ``client``? Never waits."""
+    try:
+        client.settimeout(0.0)
+        return bool(client.recv(1, socket.MSG_PEEK))
+    except OSError:  # includes "would block"
+        return False
+
+
+def _file_number(file: IO[bytes]) -> int | None:
+    """The file descriptor of ``file``, or None (an in-memory file)."""
+    try:
+        return file.fileno()
+    except (OSError, AttributeError, ValueError, io.UnsupportedOperation):
+        return None
+
+
+def _wait_writable(target: int, seconds: float) -> bool:
+    """Wait up to ``seconds`` until socket ``target`` can take more (or has
+    failed: the next call then says how); False when time ran out."""
+    if sys.platform != "win32" and hasattr(select, "poll"):
+        poller = select.poll()
+        poller.register(target, select.POLLOUT)
+        return bool(poller.poll(max(1, math.ceil(seconds * 1000))))
+    return bool(select.select([], [target], [], seconds)[1])

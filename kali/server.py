@@ -3,7 +3,10 @@ one connection at a time, no select.
 
 1. Listen with ``SO_REUSEADDR`` (``SO_EXCLUSIVEADDRUSE`` on Windows), a real
    backlog, and on Linux ``TCP_DEFER_ACCEPT``: the kernel keeps a browser's
-   idle speculative connections out of ``accept()`` until they carry data.
+   idle speculative connections out of ``accept()`` until they carry data;
+   one that reaches ``accept()`` with nothing to read has been silent for
+   the whole defer period and is closed at once (elsewhere, or when the
+   option could not be set, it gets the first-packet timeout).
 2. Hand each accepted socket to a :class:`~kali.connection.Connection`,
    which reads the request under deadlines, has the one request pipeline
    (``kali.handling.Pipeline``) answer it, sends the answer and closes; no
@@ -32,10 +35,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .connection import ClientReader, Connection, Timeouts
+from .connection import ClientReader, Connection
 from .handling import AppOptions, ErrorPage, Handler, Pipeline, app_options
 from .protocol import Limits
 from .security import SecurityPolicy, host_literal
+from .timeouts import Timeouts
 
 if TYPE_CHECKING:
     import ssl
@@ -102,6 +106,10 @@ class Server:
         self.timeouts = base
         self.backlog = backlog
         self.listener: socket.socket | None = None
+        #: TCP_DEFER_ACCEPT is on for the listener (Linux; known once bound):
+        #: a connection with nothing to read at accept() is closed at once,
+        #: instead of after the first-packet timeout.
+        self.deferred_accept = False
         self._thread: threading.Thread | None = None
         self.port = port
         self.policy: SecurityPolicy | None = None
@@ -167,13 +175,10 @@ class Server:
                 listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             listener.bind((self.address, self.requested_port))
             listener.listen(self.backlog)
-            if sys.platform == "linux":
-                listener.setsockopt(
-                    socket.IPPROTO_TCP, socket.TCP_DEFER_ACCEPT, DEFER_ACCEPT_SECONDS
-                )
         except BaseException:
             listener.close()
             raise
+        self.deferred_accept = _defer_accept(listener)
         self.listener = listener
         self.port = listener.getsockname()[1]
         self.policy = SecurityPolicy.for_server(
@@ -290,6 +295,7 @@ class Server:
         # socket.accept() converts family and type to enums on every call;
         # the raw _accept() and these plain ints save a microsecond a request.
         kind = (int(listener.family), int(listener.type), listener.proto)
+        deferred = self.deferred_accept
         try:
             tasks, tickers = self._tasks, self._tickers
             while not self._stopping:
@@ -319,7 +325,7 @@ class Server:
                     if address in self._poke_addresses:
                         self._poke_addresses.discard(address)
                         continue
-                    if Connection(client, address, self).serve():
+                    if Connection(client, address, self, deferred=deferred).serve():
                         break
                 finally:
                     if client.fileno() != -1:  # usually closed already
@@ -331,5 +337,21 @@ class Server:
     def serve_connection(self, client: socket.socket, address: Any) -> bool:
         """Answer one accepted connection and close it; True when the
         response asked to shut down. Never raises (see
-        :meth:`kali.connection.Connection.serve`)."""
+        :meth:`kali.connection.Connection.serve`). The socket may come from
+        anywhere, so a silent one gets the first-packet timeout."""
         return Connection(client, address, self).serve()
+
+
+def _defer_accept(listener: socket.socket) -> bool:
+    """Turn TCP_DEFER_ACCEPT on (Linux) and say whether it is on, as the
+    kernel reads it back; False where there is none or it was refused (then
+    the first-packet timeout dismisses idle connections)."""
+    if sys.platform != "linux":
+        return False
+    try:
+        listener.setsockopt(
+            socket.IPPROTO_TCP, socket.TCP_DEFER_ACCEPT, DEFER_ACCEPT_SECONDS
+        )
+        return listener.getsockopt(socket.IPPROTO_TCP, socket.TCP_DEFER_ACCEPT) > 0
+    except OSError:
+        return False

@@ -19,7 +19,18 @@ PACKAGE = Path(__file__).resolve().parents[1] / "kali"
 # Lowest first. A module may import from its own layer and the ones before it.
 LAYERS: list[tuple[str, set[str]]] = [
     ("leaves", {"errors", "iolist", "multidict", "version"}),
-    ("parsing", {"protocol", "formdata", "multipart", "disposition", "htmlforms"}),
+    (
+        "parsing",
+        {
+            "protocol",
+            "formdata",
+            "multipart",
+            "disposition",
+            "htmlforms",
+            "timeouts",
+            "accesslog",
+        },
+    ),
     (
         "features",
         {
