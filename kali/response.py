@@ -24,19 +24,20 @@ from __future__ import annotations
 import json as _json
 import logging
 import os
-import random
 import re
 import sys
 import traceback
 import urllib.parse
 from collections.abc import Iterable, Iterator, Mapping
 from http import HTTPStatus
-from typing import IO, Any, Protocol, Union
+from types import MappingProxyType
+from typing import IO, TYPE_CHECKING, Any, Protocol, Union
 
-from . import version
 from .disposition import content_disposition
 from .iolist import Body, escape, iter_chunks
-from .templates import Template
+
+if TYPE_CHECKING:
+    from .templates import Template
 
 log = logging.getLogger("kali")
 
@@ -130,6 +131,91 @@ _HTML_HEAD_END = (
 )
 
 
+#: The style of kali's own pages (errors, listings, ``generic``): the
+#: examples' look in a few lines, with no file, font or image to fetch.
+#: Every declaration ends in ``;`` so that no rule reads as a placeholder.
+PAGE_STYLE = (
+    "body{margin:0;padding:0 1rem;background:#f3f4f7;color:#1f2430;"
+    'line-height:1.45;font-family:system-ui,-apple-system,"Segoe UI",Roboto,'
+    '"Noto Sans",Arial,sans-serif;}'
+    "main{max-width:46rem;margin:3rem auto;padding:1.25rem 1.75rem;"
+    "background:#fff;border:1px solid #dde1e8;border-radius:8px;}"
+    "h1{margin:0 0 .75rem;font-size:1.4rem;}"
+    "p{margin:.5rem 0;}a{color:#2a3eb1;}.note{color:#5f6675;}"
+    "ul{margin:0;padding:0;list-style:none;}"
+    "li a{display:block;padding:.25rem .6rem;border-radius:6px;"
+    "text-decoration:none;}li a:hover{background:#e8ecff;}"
+    "pre{overflow:auto;padding:.75rem 1rem;background:#f3f4f7;"
+    "border-radius:6px;font-size:.85rem;}"
+)
+
+#: kali's page: ``title`` (escaped) as title and heading, then ``body`` raw.
+#: It names no Python or kali version: pages must not tell a visitor
+#: (or a page of another site reading them) what to attack.
+PAGE = (
+    "<!DOCTYPE html>\n"
+    '<html lang="en"><head><meta charset="utf-8">\n'
+    '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+    '<title>{title}</title><link rel="icon" href="data:,">\n'
+    f"<style>{PAGE_STYLE}</style></head>\n"
+    "<body><main><h1>{title}</h1>\n"
+    "{.body}\n"
+    "</main></body></html>\n"
+)
+
+#: What kali's own error pages say when given no words of their own (no
+#: message, or just the reason phrase): one plain sentence.
+ERROR_SENTENCES: Mapping[int, str] = MappingProxyType(
+    {
+        400: "The request could not be understood.",
+        403: "This page may not be opened from here.",
+        404: "There is no page at this address. Check it for typing "
+        "mistakes, or go back and follow a link.",
+        405: "This page does not take that kind of request.",
+        408: "The request took too long to arrive; please try again.",
+        409: "Someone changed this meanwhile; please try again.",
+        411: "The request did not say how long its body is.",
+        413: "What was sent is too large.",
+        414: "The address is too long.",
+        415: "This page does not take that kind of content.",
+        416: "That part of the file does not exist.",
+        431: "The request's headers are too large.",
+        500: "Something went wrong on the server; the details are in its log.",
+        501: "The server does not know that kind of request.",
+        503: "The app is busy; please try again in a moment.",
+    }
+)
+CLIENT_ERROR_SENTENCE = "The request could not be completed."
+SERVER_ERROR_SENTENCE = ERROR_SENTENCES[500]
+
+
+def error_sentence(code: int) -> str | None:
+    """The plain sentence kali's pages show for an error ``code`` with no
+    message of its own; None below 400."""
+    if code < 400:
+        return None
+    default = SERVER_ERROR_SENTENCE if code >= 500 else CLIENT_ERROR_SENTENCE
+    return ERROR_SENTENCES.get(code, default)
+
+
+class _LazyTemplate:
+    """A class attribute holding a Template's text, compiled when first read:
+    ``import kali`` stays cheap, and most runs never show a default page.
+    Assigning the attribute (``Response.TEMPLATE_GENERIC = Template(...)``,
+    as 0.0.8 code may) replaces it as before."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.compiled: Template | None = None  # the one cached value
+
+    def __get__(self, instance: object, owner: type | None = None) -> Template:
+        if self.compiled is None:
+            from . import templates  # deferred: a page is rarely needed
+
+            self.compiled = templates.Template(self.text)
+        return self.compiled
+
+
 class Response:
     """An HTTP/1.0 response. ``Response(content, code=200, headers=None,
     shut_down=False)``; ``content`` is any iolist.
@@ -142,6 +228,8 @@ class Response:
 
     REASON: dict[int, bytes] = _reason_table()
 
+    #: 0.0.8's page titles for ``swear``, kept for old code that reads them;
+    #: kali no longer picks from them (its pages are calm and deterministic).
     MINCED_OATHS = [
         "Ack", "ARGH", "Aw, SNAP", "Blargh", "Blasted Thing", "Confound it",
         "Crud", "Oh crud", "Curses", "Gack", "Dag Blammit", "Dag Nabbit",
@@ -154,26 +242,23 @@ class Response:
         "Woe be unto me", "Woe is me",
     ]  # fmt: skip
 
-    TEMPLATE_GENERIC = Template(
-        "<!DOCTYPE html>\n"
-        '<html><head><meta charset="utf-8"><title>{title}</title></head>\n'
-        "<body><h1>{title}</h1>\n"
-        "{.body}\n"
-        "<hr/>\n"
-        '<pre style="background:black;color:green;padding:20px;font-size:15px">'
-        "Python Version: {python_version}\r\nKali version {kali_version}</pre>\n"
-        "</body></html>\n"
+    #: The title of every ``swear`` page (a forgotten commit, a failure
+    #: shown in debug mode).
+    SWEAR_TITLE = "Something went wrong"
+
+    # The default pages, compiled when first shown (see _LazyTemplate).
+    TEMPLATE_GENERIC = _LazyTemplate(PAGE)
+    TEMPLATE_GRIPE = _LazyTemplate(
+        '<p class="note">Something went wrong during: {command} '
+        '<a href="{url}">{url}</a></p>\n'
     )
-    TEMPLATE_GRIPE = Template(
-        '<p> Something went wrong during: {command} <a href="{url}">{url}</a> </p>'
+    TEMPLATE_STACK_TRACE = _LazyTemplate(
+        "<p>Here is the traceback (shown because debug mode is on). Perhaps "
+        "you can send it to the responsible party.</p>\n<pre>{trace}</pre>\n"
     )
-    TEMPLATE_STACK_TRACE = Template(
-        "<p> Here's a stack trace. Perhaps you can send it to the responsible "
-        "party. </p>\n"
-        '<pre style="background:red;color:white;padding:20px;font-weight:bold;'
-        'font-size:15px">{trace}</pre>\n'
+    TEMPLATE_QUIET_FAILURE = _LazyTemplate(
+        "<p>The details are in the server's log.</p>\n"
     )
-    TEMPLATE_QUIET_FAILURE = Template("<p> The details are in the server's log. </p>\n")
 
     _head: bytes | None  # serialised status line and headers, when known
     _headers: list[tuple[str, str]] | None
@@ -485,16 +570,16 @@ class Response:
 
     @staticmethod
     def generic(body: Body = None, *, title: Any = None, code: int = 200) -> Response:
-        """A plain HTML page: ``title`` (default: the reason phrase), the body
-        inserted **raw** (or "No further information."), and a version footer."""
+        """A plain HTML page: ``title`` (escaped; default: the reason phrase)
+        as title and heading, then the body inserted **raw**. With no body,
+        an error status gets a plain sentence (``error_sentence``), any
+        other "No further information."."""
         if title is None or title == "" or title == b"":
             title = Response.REASON.get(code, b"Unknown").decode("ascii")
-        page = Response.TEMPLATE_GENERIC(
-            python_version=str(sys.version),
-            kali_version=version.__version__,
-            title=title,
-            body=body or "No further information.",
-        )
+        if not body:
+            sentence = error_sentence(code) or "No further information."
+            body = ["<p>", sentence, "</p>"]
+        page = Response.TEMPLATE_GENERIC(title=title, body=body)
         return Response(page, code=code)
 
     #: Set on pages made by :meth:`error_page`: the server re-renders them
@@ -506,9 +591,13 @@ class Response:
     def error_page(
         code: int, message: str | None = None, *, headers: Headers = None
     ) -> Response:
-        """kali's plain page for an error status; ``message`` is escaped."""
+        """kali's plain page for an error status: the reason phrase as title,
+        then ``message`` (escaped), or a plain sentence when there is none
+        or it only repeats the reason phrase."""
+        reason = Response.REASON.get(code, b"").decode("ascii")
+        shown = message if message and message != reason else None
         page = Response.generic(
-            ["<p>", escape(message), "</p>"] if message else None,
+            ["<p>", escape(shown), "</p>"] if shown else None,
             code=code,
         )
         for name, value in _header_pairs(headers):
@@ -522,13 +611,12 @@ class Response:
 
     @staticmethod
     def swear(request: ShownRequest, detail: Body, *, code: int = 500) -> Response:
-        """A ``generic`` page titled with a random minced oath, naming the
-        request, then ``detail`` raw."""
+        """A ``generic`` page titled ``SWEAR_TITLE`` (0.0.8 picked a random
+        minced oath), naming the request, then ``detail`` raw."""
         gripe = Response.TEMPLATE_GRIPE(
             command=request.command, url=request.url.geturl()
         )
-        title = random.choice(Response.MINCED_OATHS) + "!"
-        return Response.generic([gripe, detail], code=code, title=title)
+        return Response.generic([gripe, detail], code=code, title=Response.SWEAR_TITLE)
 
     @staticmethod
     def from_exception(request: ShownRequest) -> Response:

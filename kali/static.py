@@ -11,12 +11,20 @@ What it does, for GET and HEAD (other methods: 405):
   ``socket.sendfile`` and never reads them whole; the content type comes from
   the file name (``; charset=utf-8`` for text);
 * a strong ``etag`` (size and mtime) and ``last-modified`` on every file, 304
-  for a matching ``If-None-Match`` or a fresh ``If-Modified-Since``;
+  for a matching ``If-None-Match`` or a fresh ``If-Modified-Since`` (a date
+  in the future is invalid and ignored, RFC 9110 13.1.3);
 * a single ``Range: bytes=...`` is a 206 (browsers seek in audio and video
   this way), an unsatisfiable one 416, several ranges the whole file;
-* a folder listing, sorted, with URL-encoded links and escaped names.
+* a folder asked for without its trailing slash is a 301 to the slash form
+  (query kept), so that relative links in its page work;
+* the ``index`` file of a folder, if it has one, passes every check a direct
+  request for it would (a symlink out of the folder is a 404, one to a
+  private name a 403);
+* a folder listing, sorted, with URL-encoded links and escaped names, showing
+  only regular files and folders that could be served.
 
-What it refuses: a path component that is empty, ``.`` or ``..``, or that
+What it refuses: an encoded slash (``%2f``, any case) anywhere in the path,
+a path component that is empty, ``.`` or ``..``, or that
 contains NUL, ``\\`` or ``:`` (drive letters, alternate data streams), on
 Windows also device names (``CON``, ``aux.txt``) and names ending in a dot or
 space, and any path whose real path (symlinks resolved) is outside the
@@ -34,6 +42,7 @@ import os
 import re
 import stat
 import sys
+import time
 import urllib.parse
 from collections.abc import Mapping
 from types import MappingProxyType
@@ -97,6 +106,9 @@ MAX_REMEMBERED_TYPES = 1024
 
 LINK = '<li><a href="{href}">{name}</a></li>\r\n'
 
+#: What a listing of a folder with nothing to show says.
+EMPTY_FOLDER = '<p class="note">This folder is empty.</p>'
+
 
 def is_windows_trap(name: str) -> bool:
     """Does ``name`` mean something else to Windows than it says (a device
@@ -142,8 +154,21 @@ def _parse_date(value: str) -> float | None:
         return None
 
 
-def is_not_modified(headers: Bag, etag: str, mtime: float) -> bool:
-    """Do the request's conditionals (RFC 9110 13.1.2-3) allow a 304?"""
+def has_encoded_slash(request: Request) -> bool:
+    """Does the path as sent contain ``%2f`` (any case)? The request's path
+    splits it like ``/``, so ``a%2Fb`` would reach ``a/b``: a file server
+    refuses it rather than guess what was meant."""
+    return "%2f" in request.url.path.lower()
+
+
+def is_not_modified(
+    headers: Bag, etag: str, mtime: float, *, now: float | None = None
+) -> bool:
+    """Do the request's conditionals (RFC 9110 13.1.2-3) allow a 304?
+
+    An ``If-Modified-Since`` later than ``now`` (default: the clock) is
+    invalid and ignored (RFC 9110 13.1.3): a client cannot hold a copy from
+    the future, and a 304 then could keep a stale copy forever."""
     listed = headers.get_list("if-none-match")
     if listed:
         tags = {tag.strip() for tag in ",".join(listed).split(",")}
@@ -153,7 +178,9 @@ def is_not_modified(headers: Bag, etag: str, mtime: float) -> bool:
     since = headers.get("if-modified-since")
     if since is not None:
         moment = _parse_date(since)
-        return moment is not None and int(mtime) <= moment
+        if moment is None or moment > (time.time() if now is None else now):
+            return False
+        return int(mtime) <= moment
     return False
 
 
@@ -199,7 +226,9 @@ class StaticFolder:
     """A handler serving the folder ``real_path`` (mount with ``delegate_folder``).
 
     ``index``: a file name (e.g. ``'index.html'``) served instead of the
-    listing when a folder has it. ``listing=False`` turns listings into 404s.
+    listing when a folder has it, after the checks a direct request for it
+    passes; ValueError for a name that could never be served (a path, a
+    ``.``/``_`` name). ``listing=False`` turns listings into 404s.
     ``content_types`` maps extra extensions (``'.dat'``) to types.
     ``cache_control`` is sent with every file; the default ``no-cache`` makes
     browsers revalidate (a cheap 304), so edits show up at once.
@@ -214,6 +243,14 @@ class StaticFolder:
         content_types: Mapping[str, str] | None = None,
         cache_control: str | None = "no-cache",
     ) -> None:
+        if index is not None and (
+            not isinstance(index, str)
+            or refusal(index, windows=True)
+            or any(sep in index for sep in "/\\")
+        ):
+            raise ValueError(
+                f"index must be a plain file name such as 'index.html', not {index!r}"
+            )
         self.root = real_path
         self.real_root = os.path.realpath(real_path)
         self.index = index
@@ -242,6 +279,8 @@ class StaticFolder:
         suffix = request.path_suffix()
         if not suffix:  # mounted with delegate(): add the folder's slash
             return Response.redirect(request.app_url([""], request.GET))
+        if has_encoded_slash(request):
+            raise RoutingError(404)
         want_folder = suffix[-1] == ""
         parts = suffix[:-1] if want_folder else suffix
         statuses = [refusal(part) for part in parts]
@@ -252,12 +291,20 @@ class StaticFolder:
         real = self.resolve(parts)
         if want_folder:
             return self.folder(request, real)
+        if os.path.isdir(real):  # the folder's own URL ends with a slash
+            location = request.app_url([*parts, ""], request.GET or None)
+            return Response("", code=301, headers={"location": location})
         return self.file(request, real)
 
     def resolve(self, parts: list[str]) -> str:
         """The real path of ``parts`` inside the folder; HTTPError 404 when it
         lies outside (symlinks), 403 when it goes through a private name."""
-        real = os.path.realpath(os.path.join(self.real_root, *parts))
+        return self.check(os.path.realpath(os.path.join(self.real_root, *parts)))
+
+    def check(self, real: str) -> str:
+        """``real`` (a real path: symlinks resolved) if it may be served;
+        HTTPError 404 when it lies outside the folder, 403 when it goes
+        through a private name."""
         relative = self.relative(real)
         if relative is None:
             raise RoutingError(404)
@@ -334,10 +381,9 @@ class StaticFolder:
         """The index file or a listing of the folder ``real``."""
         if not os.path.isdir(real):
             raise RoutingError(404)
-        if self.index is not None:
-            candidate = os.path.join(real, self.index)
-            if os.path.isfile(candidate):
-                return self.file(request, candidate)
+        index = self.index_file(real)
+        if index is not None:
+            return self.file(request, index)
         if not self.listing:
             raise RoutingError(404)
         try:
@@ -352,14 +398,29 @@ class StaticFolder:
             href = urllib.parse.quote(name, safe="") + slash
             items.append(LINK.format(href=href, name=escape(name + slash)))
         return Response.generic(
-            ["<ul>", items, "</ul>"],
+            ["<ul>", items, "</ul>", "" if entries else EMPTY_FOLDER],
             title="Showing Folder /" + "/".join(request.path[:-1]),
         )
 
+    def index_file(self, real: str) -> str | None:
+        """The real path of the index file of the folder ``real``, checked
+        as a direct request for it would be (HTTPError 404 when it leads out
+        of the folder, 403 to a private name); None when there is no index
+        or it is a folder. ``file()`` then refuses anything not a regular
+        file."""
+        if self.index is None:
+            return None
+        candidate = os.path.join(real, self.index)
+        if not os.path.lexists(candidate):
+            return None
+        index = self.check(os.path.realpath(candidate))
+        return None if os.path.isdir(index) else index
+
     def entries(self, real: str) -> list[tuple[str, bool]]:
-        """Sorted ``(name, is_folder)`` of what a listing may show: no private
-        names, nothing that could not be served, no link leading outside
-        the folder or to a private name."""
+        """Sorted ``(name, is_folder)`` of what a listing may show: regular
+        files and folders only (no FIFO, socket, device or broken link), no
+        private names, and no link leading outside the folder or to a
+        private name."""
         found = []
         with os.scandir(real) as scan:
             for entry in scan:
@@ -370,7 +431,10 @@ class StaticFolder:
                         os.path.realpath(entry.path)
                     ):
                         continue
+                    # Both follow symlinks: a broken one is neither.
                     is_dir = entry.is_dir()
+                    if not is_dir and not entry.is_file():
+                        continue
                 except OSError:
                     continue
                 found.append((entry.name, is_dir))

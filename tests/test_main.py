@@ -58,7 +58,8 @@ def test_app_serves_index_or_listing(tmp_path):
     assert ".env" not in client.get("/").text
     assert client.get("/a.txt").text == "A"
     assert client.get("/sub/").text == "<p>sub</p>"
-    assert client.get("/sub").status == 404
+    moved = client.get("/sub?x=1")
+    assert moved.status == 301 and moved.location == "/sub/?x=1"
     assert client.get("/.env").status == 403
     assert client.get("/../x").status == 404
     assert client.post("/a.txt").status == 405

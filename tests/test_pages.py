@@ -332,7 +332,8 @@ def test_a_failing_error_page_falls_back_to_kali_s(folder, caplog):
         pages.error_page(None, 404, "")
     with caplog.at_level(logging.CRITICAL, logger="kali"):
         page = client_for(pages).get("/missing")
-    assert page.status == 404 and "Kali version" in page.text
+    assert page.status == 404 and "There is no page at this address." in page.text
+    assert "<main><h1>Not Found</h1>" in page.text  # kali's own page
 
 
 def test_pages_offers_flash_and_a_garbled_queue_is_replaced(folder):
