@@ -22,6 +22,11 @@ already is a whole page and is rendered as it is (its sections fill the
 slots). Messages live in ``request.session`` (:mod:`kali.sessions`) until
 the next page is rendered; they are always escaped.
 
+A page that redirects to an address it was given (a ``back`` or ``next``
+field) checks it with :func:`local_url` *before* doing its work: a target
+that cannot be sent (a NUL, CR or LF in it) or leads off the app is then a
+400 that changed nothing, not a 500 after the change was committed.
+
 This module only renders: it must not touch sockets, import the server, or
 keep state outside a :class:`Pages` instance (the messages of a browser
 are in that browser's session cookie).
@@ -36,6 +41,7 @@ import types
 from collections.abc import Mapping
 from typing import Any, Union
 
+from .errors import HTTPError
 from .iolist import Fragment, Markup, escape
 from .request import Request
 from .response import Response
@@ -48,6 +54,7 @@ __all__ = [
     "MAX_MESSAGES",
     "Pages",
     "flash",
+    "local_url",
     "redirect_with",
     "take_messages",
 ]
@@ -112,6 +119,32 @@ def redirect_with(
     a POST handler. Raises as :func:`flash` and ``Response.redirect`` do."""
     flash(request, message, category)
     return Response.redirect(url)
+
+
+def local_url(target: object, default: str | None = None) -> str:
+    """``target`` if it is an address in this app to redirect to, else
+    ``default``; without a default, ``HTTPError(400)``.
+
+    An address in this app is a str of printable ASCII without spaces that
+    starts with ``/`` but not ``//`` or ``/\\`` (which browsers read as
+    another host). Call it before the work that ends in the redirect::
+
+        back = local_url(request.POST.get("back", "/tasks"))  # 400 first...
+        database.execute("UPDATE ...")                        # ...or the work
+        database.commit()
+        return Response.redirect(back)
+    """
+    if (
+        isinstance(target, str)
+        and target.startswith("/")
+        and not target.startswith(("//", "/\\"))
+        and target.isascii()
+        and all(" " < character < "\x7f" for character in target)
+    ):
+        return target
+    if default is not None:
+        return default
+    raise HTTPError(400, "That return address is not a page of this app.")
 
 
 def take_messages(request: Request | None) -> list[dict[str, str]]:

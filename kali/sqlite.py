@@ -24,7 +24,10 @@ the root handler and checks every registered connection after each request:
   The guard rolls back and answers a 500 page that says so (the 0.0.8
   pattern), or, with ``commit=True``, commits for it;
 * SQLite stayed busy for the whole busy timeout ("database is locked"):
-  rolled back and answered 503 with a ``retry-after`` header.
+  rolled back and answered 503 with a ``retry-after`` header. (A
+  :class:`~kali.forms.Formlet` answers that itself, with the form as the
+  user typed it; a handler that answers 503 has its open transaction
+  rolled back without complaint.)
 
 So a request either saves all it meant to save or nothing, and no request
 ever leaves a transaction open to block the next one.
@@ -65,6 +68,7 @@ from .routing import Handler
 __all__ = [
     "FORGOT_TO_COMMIT",
     "NOT_FOUND",
+    "DEFAULT_BUSY_TIMEOUT",
     "Connection",
     "GuardedHandler",
     "TransactionGuard",
@@ -101,10 +105,17 @@ BUSY_MESSAGE = "The database is busy; try again."
 NOT_FOUND = "That record does not exist (any more)."
 
 
+#: Seconds a write waits for another connection's lock. kali serves one
+#: request at a time, so every tab waits while one request waits: short,
+#: so that a database held by another program (a backup, a second app)
+#: gives a quick "busy, try again" and the form as typed, not a frozen app.
+DEFAULT_BUSY_TIMEOUT = 1.0
+
+
 def connect(
     path: str | os.PathLike[str],
     *,
-    busy_timeout: float = 5.0,
+    busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
     **kwargs: Any,
 ) -> Connection:
     """Open the SQLite database at ``path`` the way a desktop app wants it.
@@ -112,9 +123,11 @@ def connect(
     * ``journal_mode=WAL``: readers never block the writer, and a crash or
       a kill mid-commit leaves the previous state intact.
     * ``foreign_keys=ON``: ``REFERENCES`` clauses are enforced.
-    * ``busy_timeout`` (seconds, default 5): a write waits this long for
+    * ``busy_timeout`` (seconds, default 1): a write waits this long for
       another connection's lock before "database is locked" is raised (the
-      :class:`TransactionGuard` turns that into a 503).
+      :class:`TransactionGuard` turns that into a 503, a Formlet into its
+      form as typed with a message). Every request waits meanwhile: keep
+      it short.
     * ``synchronous=FULL``: a ``commit()`` that returned survives a power cut.
     * ``row_factory = sqlite3.Row``: ``row['title']`` as well as ``row[0]``.
     * Python's implicit-transaction mode is kept (a transaction begins before
@@ -341,6 +354,16 @@ class TransactionGuard:
             raise
         still_open = self.open_connections()
         if not still_open:
+            return response
+        if response.code == 503:
+            # "Busy, try again" (a Formlet whose save found the database
+            # locked): the work was given up, so is its transaction.
+            self.rollback_all()
+            self.log.warning(
+                "%s %s answered 503 with a transaction open; rolled back",
+                request.command,
+                request.uri,
+            )
             return response
         if self.commit:
             try:

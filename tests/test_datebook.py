@@ -8,6 +8,7 @@ transaction left open: every handler commits its own work.
 
 from __future__ import annotations
 
+import base64
 import datetime
 import html
 import importlib
@@ -16,6 +17,7 @@ import re
 import sqlite3
 import stat
 import subprocess
+import time
 import urllib.parse
 from pathlib import Path
 
@@ -477,23 +479,51 @@ def test_the_picker_refuses_a_contact_that_does_not_exist(book):
     assert book.client.post("/contacts/pick", data={"contact": "x"}).status == 404
 
 
-def test_a_draft_too_big_for_the_cookie_is_refused_with_the_input_kept(book):
-    notes = "🐍" * 1000
+def test_a_draft_is_kept_in_the_database_not_in_the_cookie(book):
+    """A cookie goes to every local server on the host name: what the user
+    typed stays in the app's database, under the session's id."""
+    notes = "🐍" * 1000  # 4,000 bytes: more than a cookie holds
     token = book.token("/appointments/new")
-    page = book.client.post(
+    away = book.client.post(
         "/appointments/new",
         data={
-            "title": "Long",
+            "title": "Surprise party",
             "day": "",
             "notes": notes,
             "submit_token": token,
             "action": "choose-contact",
         },
     )
-    assert page.status == 200
-    assert "are too long to keep while you choose; save first." in page.text
-    assert textarea(page, "notes") == notes
-    assert "datebook-session" not in book.client.cookies
+    assert away.status == 302 and away.location == "/contacts/pick"
+    cookies = " ".join(book.client.cookies.values())
+    for part in cookies.split("."):  # the signed payloads, decoded
+        decoded = base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
+        assert b"Surprise" not in decoded and "🐍".encode() not in decoded
+    [(session_id, fields)] = book.database.execute(
+        "SELECT session_id, fields FROM draft"
+    ).fetchall()
+    assert "Surprise party" in fields and len(session_id) == 24
+    form = book.client.get("/appointments/new?draft=1")
+    assert field_value(form, "title") == "Surprise party"
+    assert textarea(form, "notes") == notes
+    # Another browser (another session) does not see it.
+    other = Client(book.app, error_page=datebook.error_page)
+    assert field_value(other.get("/appointments/new?draft=1"), "title") == ""
+    assert other.get("/contacts/pick").location == "/appointments"
+
+
+def test_old_drafts_are_deleted_when_another_is_kept(book):
+    database = datebook.database
+    old = time.time() - database.DRAFT_LIFETIME_SECONDS - 1
+    database.save_draft(book.database, "old-session", "/appointments/new", {}, old)
+    book.database.commit()
+    assert database.load_draft(book.database, "old-session") is None  # expired
+    book.client.post(
+        "/appointments/new",
+        data={"title": "x", "day": "", "action": "choose-contact"},
+    )
+    ids = [row[0] for row in book.database.execute("SELECT session_id FROM draft")]
+    assert "old-session" not in ids and len(ids) == 1
 
 
 def test_a_new_appointment_from_a_contact_page_starts_with_the_contact(book):
@@ -539,10 +569,21 @@ def test_tasks_are_created_ticked_edited_and_deleted(book):
     ticked = book.client.post("/tasks/1/done", data={"back": "/"})
     assert ticked.location == "/"
     assert book.database.execute("SELECT done FROM task").fetchone()[0] == 1
-    # "back" may only lead into this app.
-    for elsewhere in ("//evil.example/", "https://evil.example/", "/\\evil.example"):
+    # "back" may only lead into this app, and is checked before the work:
+    # a bad one is a 400 that ticked nothing (a NUL was a 500 after the commit).
+    for elsewhere in (
+        "//evil.example/",
+        "https://evil.example/",
+        "/\\evil.example",
+        "/\x00",
+        "/tasks\r\nSet-Cookie: x=1",
+        "/ä",
+    ):
         answer = book.client.post("/tasks/1/done", data={"back": elsewhere})
-        assert answer.location == "/tasks"
+        assert answer.status == 400, elsewhere
+        assert book.database.execute("SELECT done FROM task").fetchone()[0] == 1
+    assert book.client.post("/tasks/1/done").location == "/tasks"  # no back: the list
+    assert book.client.post("/tasks/1/done", data={"back": "/"}).location == "/"
     assert book.client.get("/tasks/1/done").status == 405
 
     form = book.client.get("/tasks/1/edit")
@@ -1128,3 +1169,155 @@ def test_a_contact_is_added_through_the_form_as_a_browser_would(book):
     assert edit["name"] == NAME
     assert edit["notes"] == NOTES.replace("\n", "\r\n")  # a browser sends CRLF
     assert "submit_token" not in edit  # only "new" forms are guarded
+
+
+# -- Safety: replays, a locked database, huge numbers, several processes, fsync -------
+
+
+def test_a_resubmitted_form_does_not_bring_back_an_old_session(book):
+    """A double submit answers with the first answer again, but never with
+    its Set-Cookie: that held the session as it was then, and would wipe
+    what happened since (here: a half-typed appointment waiting for its
+    contact)."""
+    token = book.token("/contacts/new")
+    data = {"name": "Ada", "email": "", "phone": "", "birthday": "", "notes": "",
+            "submit_token": token}  # fmt: skip
+    first = book.client.post("/contacts/new", data=data)
+    assert first.status == 302 and first.headers.get_list("set-cookie")
+    assert "Added “Ada”." in book.client.get(first.location).text  # shown once
+    away = book.client.post(
+        "/appointments/new",
+        data={"title": "Half-typed", "day": "", "action": "choose-contact"},
+    )
+    assert away.location == "/contacts/pick"
+    session_now = dict(book.client.cookies)
+
+    again = book.client.post("/contacts/new", data=data)  # the reload
+    assert again.status == 302 and again.location == first.location
+    assert again.headers.get_list("set-cookie") == []
+    assert dict(book.client.cookies) == session_now
+    assert book.count("contact") == 1
+    page = book.client.get(first.location)
+    assert "Added “Ada”." not in page.text  # the old message did not come back
+    draft = book.client.get("/appointments/new?draft=1")
+    assert field_value(draft, "title") == "Half-typed"  # the draft is still there
+
+
+def test_a_locked_database_gives_the_form_back_as_typed(book):
+    token = book.token("/contacts/new")
+    data = {"name": NAME, "email": "", "phone": "", "birthday": "", "notes": NOTES,
+            "submit_token": token}  # fmt: skip
+    other = sqlite3.connect(book.db_path)  # another program, holding the lock
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        page = book.client.post("/contacts/new", data=data)
+        assert page.status == 503 and page.headers.get("retry-after") == "1"
+        assert "The database is busy; your input is kept" in page.text
+        assert field_value(page, "name") == NAME and textarea(page, "notes") == NOTES
+        assert field_value(page, "submit_token") == token  # the same form
+        # Choosing a contact keeps a draft: the same answer, input kept.
+        away = book.client.post(
+            "/appointments/new",
+            data={"title": "Tea", "day": "", "action": "choose-contact"},
+        )
+        assert away.status == 503 and field_value(away, "title") == "Tea"
+    finally:
+        other.rollback()
+        other.close()
+    saved = book.client.post("/contacts/new", data=data)  # "try again"
+    assert saved.status == 302 and book.count("contact") == 1
+
+
+def test_the_busy_timeout_is_short():
+    database = datebook.open_database(":memory:")
+    try:
+        assert database.execute("PRAGMA busy_timeout").fetchone()[0] <= 1000
+    finally:
+        database.close()
+
+
+def test_a_30_digit_contact_id_is_a_form_error_not_a_500(book):
+    token = book.token("/appointments/new")
+    page = book.client.post(
+        "/appointments/new",
+        data={
+            "title": "Lunch",
+            "day": TODAY.isoformat(),
+            "contact_id": "9" * 30,
+            "submit_token": token,
+        },  # fmt: skip
+    )
+    assert page.status == 200 and "is too large." in page.text
+    assert field_value(page, "title") == "Lunch"
+    assert book.count("appointment") == 0
+
+
+def test_two_processes_on_one_datebook_accept_each_others_forms_and_sessions(
+    tmp_path, monkeypatch
+):
+    """As under gunicorn -w 2: two apps built independently on the same data
+    folder share the secret file, so a form shown by one is saved by the
+    other, and a session written by one is read by the other."""
+    monkeypatch.delenv("KALI_SECRET", raising=False)
+    one, two = Book(tmp_path), Book(tmp_path)
+    try:
+        two.client.cookies = one.client.cookies  # one browser
+        token = one.token("/contacts/new")
+        saved = two.client.post(
+            "/contacts/new",
+            data={
+                "name": "Ada",
+                "email": "",
+                "phone": "",
+                "birthday": "",
+                "notes": "",
+                "submit_token": token,
+            },  # fmt: skip
+        )
+        assert saved.status == 302, saved.text  # not "This form had expired"
+        assert "Added “Ada”." in one.client.get(saved.location).text
+        again = one.client.post(
+            "/appointments/new",
+            data={"title": "Tea", "day": "", "action": "choose-contact"},
+        )
+        assert again.location == "/contacts/pick"
+        picker = two.client.get("/contacts/pick")
+        assert picker.status == 200 and "for “Tea”" in picker.text
+    finally:
+        one.app.guard.close()
+        two.app.guard.close()
+
+
+def test_an_attachment_is_on_the_disk_before_its_row_commits(book, monkeypatch):
+    """Write the file, fsync it and its folder, then commit the row naming
+    it: after a power cut no row names an empty file."""
+    events = []
+    real_fsync = os.fsync
+
+    def fsync(descriptor):
+        real_fsync(descriptor)
+        kind = "folder" if stat.S_ISDIR(os.fstat(descriptor).st_mode) else "file"
+        events.append(f"fsync {kind}")
+
+    contact = book.add_contact("Ada")
+    monkeypatch.setattr(os, "fsync", fsync)
+    book.database.set_trace_callback(
+        lambda sql: (
+            events.append(sql.split()[0].upper())
+            if sql.split()[0].upper() in ("COMMIT", "INSERT")
+            else None
+        )
+    )
+    try:
+        assert book.attach(contact, content=b"x" * 100_000).status == 302
+    finally:
+        book.database.set_trace_callback(None)
+    [name] = [
+        row[0] for row in book.database.execute("SELECT stored_name FROM attachment")
+    ]
+    assert (book.attachments / name).read_bytes() == b"x" * 100_000
+    row_insert = max(i for i, event in enumerate(events) if event == "INSERT")
+    commit = events.index("COMMIT", row_insert)
+    assert events.index("fsync file") < commit
+    if os.name == "posix":
+        assert events.index("fsync folder") < commit

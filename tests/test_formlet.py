@@ -444,31 +444,35 @@ def token_in(page, guard):
 
 
 def test_guard_unit():
-    guard = SubmitGuard(max_pending=2, max_used=1)
-    first, second, third = guard.issue(), guard.issue(), guard.issue()
-    assert len({first, second, third}) == 3
-    assert guard.state(first) is TokenState.UNKNOWN  # evicted: oldest of three
-    assert guard.state(third) is TokenState.PENDING
-    guard.complete(third, "outcome")
-    assert guard.state(third) is TokenState.USED
-    assert guard.outcome(third) == "outcome"
+    guard = SubmitGuard(secret=b"k" * 32)
+    first, second = guard.issue(), guard.issue()
+    assert first != second
+    assert guard.state(first) is guard.state(second) is TokenState.PENDING
+    guard.complete(first, "outcome")
+    assert guard.state(first) is TokenState.USED
+    assert guard.outcome(first) == "outcome"
+    assert guard.state(second) is TokenState.PENDING
     with pytest.raises(ValueError):
-        guard.complete(third, "again")
-    guard.complete(second)
-    assert guard.state(third) is TokenState.UNKNOWN  # only one outcome remembered
+        guard.complete(first, "again")
+    with pytest.raises(ValueError):
+        guard.complete("forged")
     with pytest.raises(KeyError):
-        guard.outcome(third)
+        guard.outcome(second)
     assert guard.render('a"b') == (
         '<input type="hidden" name="submit_token" value="a&quot;b"/>'
     )
     assert guard.token_from(Bag([("submit_token", "t")])) == "t"
     assert guard.token_from(Bag()) == ""
     assert guard.token_from(Bag([("submit_token", FileUpload("a", "b", b""))])) == ""
-    with pytest.raises(ValueError):
-        SubmitGuard(max_pending=0)
+    for bad in ({"max_pending": 0}, {"max_used": 0}, {"max_age": 0}, {"secret": b""}):
+        with pytest.raises(ValueError):
+            SubmitGuard(**bad)
+    with pytest.raises(TypeError):
+        SubmitGuard(secret=42)
 
 
-def test_guard_separate_instances_share_nothing():
+def test_guard_separate_instances_share_nothing(monkeypatch):
+    monkeypatch.delenv("KALI_SECRET", raising=False)
     one, two = SubmitGuard(), SubmitGuard()
     token = one.issue()
     assert two.state(token) is TokenState.UNKNOWN
@@ -560,3 +564,42 @@ def test_guard_as_a_class_attribute():
     assert formlet.render_errors({"once": "expired"}) == (
         '<ul class="errors" role="alert"><li>expired</li></ul>'
     )
+
+
+# -- redirect targets, checked before the work -----------------------------------------
+
+
+@pytest.mark.parametrize(
+    "target", ["/", "/tasks?sort=priority", "/search?q=MILK+%26", "/a/b#part"]
+)
+def test_local_url_accepts_paths_of_the_app(target):
+    from kali.pages import local_url
+
+    assert local_url(target) == target
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        None,
+        "",
+        "tasks",
+        "//evil.example/",
+        "/\\evil.example",
+        "https://evil.example/",
+        "/\x00",
+        "/a\r\nSet-Cookie: x=1",
+        "/a b",
+        "/\x7f",
+        "/ä",
+        ["/"],
+    ],
+)
+def test_local_url_refuses_anything_else_with_a_400_or_the_default(target):
+    from kali import HTTPError
+    from kali.pages import local_url
+
+    with pytest.raises(HTTPError) as raised:
+        local_url(target)
+    assert raised.value.status == 400
+    assert local_url(target, "/home") == "/home"

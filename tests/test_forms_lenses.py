@@ -199,6 +199,21 @@ def test_integer_bounds_and_to_browser():
         IntegerLens(minimum=2, maximum=1)
 
 
+def test_integer_stays_within_sqlites_range_by_default():
+    """Beyond a signed 64-bit integer, Python's sqlite3 raises OverflowError:
+    a 30-digit id must be a message beside the field, not a 500."""
+    lens = IntegerLens(minimum=1)
+    assert lens.native_from_string(str(2**63 - 1)) == 2**63 - 1
+    assert IntegerLens().native_from_string(str(-(2**63))) == -(2**63)
+    assert message_of(lens, str(2**63)) == "is too large."
+    assert message_of(lens, "9" * 30) == "is too large."
+    assert message_of(IntegerLens(), str(-(2**63) - 1)) == "is too small."
+    assert message_of(IntegerLens(maximum=5), "9" * 30) == "must be at most 5."
+    unbounded = IntegerLens(sqlite_range=False)
+    assert unbounded.native_from_string("9" * 30) == int("9" * 30)
+    assert lens.minimum == 1 and lens.maximum is None  # no max= on the input
+
+
 @pytest.mark.parametrize(
     "text, native",
     [

@@ -80,6 +80,7 @@ LAYERS: list[tuple[str, set[str]]] = [
             "fulltext",
             "downloads",
             "uploadfolder",
+            "appsecret",
             "forms",  # the package face re-exports Formlet, a servlet
             "forms.formlet",
         },

@@ -11,6 +11,9 @@ from kali import HTTPError, Request, Response, Router
 from kali.sessions import Session, Sessions, session_of
 from kali.testing import Client, parse_set_cookie
 
+#: The cookie's name for kali.testing's Client (Host 127.0.0.1:8080).
+COOKIE = "kali-session-8080"
+
 
 class Clock:
     """A clock the test moves by hand."""
@@ -89,7 +92,7 @@ def set_cookie_headers(page):
     return page.headers.get_list("set-cookie")
 
 
-# -- round trips ------------------------------------------------------------------
+# -- round trips -----------------------------------------------------------------------
 
 
 def test_a_workflow_round_trips_through_the_cookie_jar():
@@ -97,9 +100,9 @@ def test_a_workflow_round_trips_through_the_cookie_jar():
     saved = client.post("/draft/save", data={"title": "Dentist", "day": "2024-05-01"})
     assert saved.status == 302
     [header] = set_cookie_headers(saved)
-    assert header.startswith("kali-session=")
+    assert header.startswith(f"{COOKIE}=")
     assert "; Path=/" in header and "; HttpOnly" in header
-    assert "; SameSite=Lax" in header and "Max-Age" not in header
+    assert "; SameSite=Lax" in header and "; Max-Age=1209600" in header  # 14 days
     assert client.post("/contacts/pick", data={"contact": "Ann"}).status == 302
     page = client.get("/draft")
     assert page.text == repr(
@@ -120,17 +123,17 @@ def test_counting_visits_and_new_sessions():
 def test_an_iolist_is_wrapped_and_gets_the_cookie():
     client = Client(Sessions().wrap(make_router()))
     page = client.get("/iolist")
-    assert page.text == "an iolist" and "kali-session" in client.cookies
+    assert page.text == "an iolist" and COOKIE in client.cookies
 
 
 def test_clearing_the_session_deletes_the_cookie():
     client = Client(Sessions().wrap(make_router()))
     client.get("/visits")
-    assert "kali-session" in client.cookies
+    assert COOKIE in client.cookies
     page = client.post("/logout")
     [header] = set_cookie_headers(page)
-    assert header.startswith("kali-session=;") and "Max-Age=0" in header
-    assert "kali-session" not in client.cookies
+    assert header.startswith(f"{COOKIE}=;") and "Max-Age=0" in header
+    assert COOKIE not in client.cookies
     assert client.get("/peek").text == "new"
     # Clearing a session the browser never had sends nothing.
     assert not set_cookie_headers(Client(client.handler).post("/logout"))
@@ -176,7 +179,7 @@ def test_session_of_without_the_middleware():
         session_of(Request("GET", "/", "HTTP/1.0"))
 
 
-# -- tampering ------------------------------------------------------------------------
+# -- tampering -------------------------------------------------------------------------
 
 
 def forge(value, data):
@@ -207,25 +210,37 @@ def test_a_tampered_cookie_reads_as_an_empty_session(tamper):
     client = Client(Sessions().wrap(make_router()))
     client.get("/visits")
     client.get("/visits")
-    client.cookies["kali-session"] = tamper(client.cookies["kali-session"])
+    client.cookies[COOKIE] = tamper(client.cookies[COOKIE])
     assert client.get("/peek").text == "new"
     assert client.get("/visits").text == "1"  # never a 500
 
 
 @pytest.mark.parametrize(
     "data",
-    ["not a list", [1], [1, 2, 3], ["1700000000", {}], [True, {}], [1, ["x"]]],
+    [
+        "not a list",
+        [1],
+        [1, 2, 3],
+        ["1700000000", {}],
+        [True, {}],
+        [1, ["x"]],
+        [1, {}, 5],
+        [1, {}, "not an id!"],
+        [1, {}, "id", "more"],
+    ],
 )
 def test_signed_but_malformed_payloads_read_as_empty(data):
-    sessions = Sessions(b"s" * 32)
+    sessions = Sessions(b"s" * 32, clock=Clock(1))
     text = json.dumps(data).encode()
     payload = base64.urlsafe_b64encode(text).rstrip(b"=").decode()
-    assert sessions.decode(f"{payload}.{sessions._signature(payload)}") is None
+    signature = sessions._signature("kali-session", payload)
+    assert sessions.decode(f"{payload}.{signature}") is None
     bad_utf8 = base64.urlsafe_b64encode(b"\xff\xfe").rstrip(b"=").decode()
-    assert sessions.decode(f"{bad_utf8}.{sessions._signature(bad_utf8)}") is None
+    signature = sessions._signature("kali-session", bad_utf8)
+    assert sessions.decode(f"{bad_utf8}.{signature}") is None
 
 
-# -- expiry ---------------------------------------------------------------------------
+# -- expiry ----------------------------------------------------------------------------
 
 
 def test_a_session_expires_after_max_age():
@@ -266,15 +281,31 @@ def test_an_active_session_is_refreshed_half_way_to_max_age():
     assert client.get("/visits").text == "2"
 
 
-def test_no_expiry_without_max_age():
+def test_a_session_expires_after_14_days_by_default():
     clock = Clock()
     client = Client(Sessions(clock=clock).wrap(make_router()))
     client.get("/visits")
-    clock.now += 10 * 365 * 86400
-    assert client.get("/visits").text == "2"
+    clock.now += 13 * 86400
+    assert client.get("/visits").text == "2"  # used: saved again
+    clock.now += 14 * 86400 + 1
+    assert client.get("/peek").text == "new"  # idle 14 days: refused
+    assert client.get("/visits").text == "1"
 
 
-# -- size and values ----------------------------------------------------------------
+def test_without_max_age_the_cookie_ends_with_the_browser_and_still_expires():
+    clock = Clock()
+    client = Client(Sessions(max_age=None, clock=clock).wrap(make_router()))
+    [header] = set_cookie_headers(client.get("/visits"))
+    assert "Max-Age" not in header  # the browser forgets it when it closes
+    clock.now += 8 * 86400
+    refreshed = client.get("/peek")  # unmodified, but past half its life
+    assert client.get("/peek").text == "known"
+    assert len(set_cookie_headers(refreshed)) == 1
+    clock.now += 15 * 86400
+    assert client.get("/peek").text == "new"  # never valid for ever
+
+
+# -- size and values -------------------------------------------------------------------
 
 
 def test_a_session_too_big_for_a_cookie_raises_and_is_not_dropped():
@@ -289,10 +320,10 @@ def test_a_session_too_big_for_a_cookie_raises_and_is_not_dropped():
 
     client = Client(sessions.wrap(router), raise_exceptions=True)
     assert client.get("/big", query={"size": "100"}).text == "stored"
-    kept = client.cookies["kali-session"]
+    kept = client.cookies[COOKIE]
     with pytest.raises(ValueError, match="too big"):
         client.get("/big", query={"size": "1000"})
-    assert client.cookies["kali-session"] == kept  # the old one is still there
+    assert client.cookies[COOKIE] == kept  # the old one is still there
     answered = Client(sessions.wrap(router)).get("/big", query={"size": "1000"})
     assert answered.status == 500 and not set_cookie_headers(answered)
 
@@ -300,7 +331,7 @@ def test_a_session_too_big_for_a_cookie_raises_and_is_not_dropped():
 def test_the_default_limit_fits_a_browser_cookie():
     sessions = Sessions()
     value = sessions.encode({"blob": "x" * 2800})
-    assert len("kali-session=" + value) <= 4000
+    assert len("kali-session-65535=" + value) <= 4000
     with pytest.raises(ValueError):
         sessions.encode({"blob": "x" * 3000})
 
@@ -316,7 +347,7 @@ def test_json_turns_tuples_into_lists():
     assert sessions.decode(sessions.encode({"t": (1, 2)})) == {"t": [1, 2]}
 
 
-# -- the Session dict -----------------------------------------------------------------
+# -- the Session dict ------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -356,10 +387,11 @@ def test_session_reads_are_not_changes(look):
     assert "unmodified" in repr(session) and "new" in repr(session)
 
 
-# -- secrets --------------------------------------------------------------------------
+# -- secrets ---------------------------------------------------------------------------
 
 
-def test_a_per_launch_secret_differs_each_time():
+def test_a_per_launch_secret_differs_each_time(monkeypatch):
+    monkeypatch.delenv("KALI_SECRET", raising=False)
     first, second = Sessions(), Sessions()
     value = first.encode({"user": "ann"})
     assert first.decode(value) == {"user": "ann"}
@@ -467,9 +499,121 @@ def test_inside_a_transaction_guard_a_refused_request_saves_no_session():
 
         client = Client(transaction_guard(Sessions().wrap(handler), db))
         assert client.get("/commit").status == 200
-        kept = client.cookies["kali-session"]
+        kept = client.cookies[COOKIE]
         forgot = client.get("/forget")
         assert forgot.status == 500 and not set_cookie_headers(forgot)
-        assert client.cookies["kali-session"] == kept
+        assert client.cookies[COOKIE] == kept
     finally:
         db.close()
+
+
+# -- the cookie's name: one per app ----------------------------------------------------
+
+
+def test_two_apps_on_one_host_keep_their_own_sessions():
+    """A browser sends 127.0.0.1's cookies to every port: with one shared
+    cookie name, the second app would overwrite the first app's session."""
+    first = Client(Sessions(b"1" * 32).wrap(make_router()), port=8080)
+    second = Client(Sessions(b"2" * 32).wrap(make_router()), port=9090)
+    second.cookies = first.cookies  # one browser, one jar for the host name
+    assert first.get("/visits").text == "1"
+    assert second.get("/visits").text == "1"
+    assert first.get("/visits").text == "2"  # not overwritten by the other app
+    assert second.get("/visits").text == "2"
+    assert set(first.cookies) == {"kali-session-8080", "kali-session-9090"}
+
+
+def test_the_cookie_is_named_after_the_app_id_or_the_given_name():
+    by_id = Client(Sessions(app_id="notes").wrap(make_router()))
+    by_id.get("/visits")
+    assert list(by_id.cookies) == ["kali-session-notes"]
+    named = Sessions(cookie_name="mine", app_id="notes")
+    assert named.cookie_name == "mine"
+    with pytest.raises(ValueError, match="cookie name"):
+        Sessions(app_id="two words")
+
+
+@pytest.mark.parametrize(
+    ("host", "name"),
+    [
+        ("127.0.0.1:8080", "kali-session-8080"),
+        ("[::1]:9000", "kali-session-9000"),
+        ("localhost", "kali-session"),
+        ("example.org:99999", "kali-session"),  # not a port
+        ("", "kali-session"),
+    ],
+)
+def test_the_port_comes_from_the_host_header(host, name):
+    headers = {"host": host} if host else {}
+    assert Sessions().name_for(Request("GET", "/", "HTTP/1.1", headers)) == name
+
+
+def test_a_cookie_moved_to_another_name_does_not_verify():
+    sessions = Sessions(b"k" * 32)
+    value = sessions.encode({"user": "ann"}, "kali-session-8080")
+    assert sessions.decode(value, "kali-session-8080") == {"user": "ann"}
+    assert sessions.decode(value, "kali-session-9090") is None
+
+
+# -- the session id --------------------------------------------------------------------
+
+
+def id_router():
+    router = Router()
+    router.delegate("/id", lambda request: request.session.id)
+    router.delegate("/has-id", lambda request: str(request.session.has_id))
+
+    @router.servlet("/logout")
+    class Logout:
+        def do_POST(self, request):
+            request.session.clear()
+            return Response.redirect("/")
+
+    return router
+
+
+def test_a_session_id_is_made_once_and_kept_in_the_signed_cookie():
+    client = Client(Sessions().wrap(id_router()))
+    assert client.get("/has-id").text == "False"
+    first = client.get("/id")
+    assert len(first.text) == 24 and set_cookie_headers(first)  # saved
+    again = client.get("/id")
+    assert again.text == first.text and not set_cookie_headers(again)
+    assert client.get("/has-id").text == "True"
+    assert Client(client.handler).get("/id").text != first.text  # another browser
+    client.post("/logout")  # clear() forgets the id: the cookie goes
+    assert COOKIE not in client.cookies
+    assert client.get("/id").text != first.text
+
+
+def test_a_session_id_cannot_be_chosen_by_the_browser():
+    sessions = Sessions(b"k" * 32)
+    client = Client(sessions.wrap(id_router()))
+    real = client.get("/id").text
+    payload = base64.urlsafe_b64encode(
+        json.dumps([1_700_000_000, {}, "chosen-by-me"]).encode()
+    ).rstrip(b"=")
+    signature = client.cookies[COOKIE].split(".")[1]
+    client.cookies[COOKIE] = payload.decode() + "." + signature
+    assert client.get("/id").text not in (real, "chosen-by-me")
+
+
+# -- where the secret comes from -------------------------------------------------------
+
+
+def test_without_a_secret_kali_secret_is_used(monkeypatch):
+    monkeypatch.setenv("KALI_SECRET", "one secret for every worker")
+    value = Sessions().encode({"user": "ann"})
+    assert Sessions().decode(value) == {"user": "ann"}  # another process, same key
+    assert Sessions(b"one secret for every worker").decode(value) == {"user": "ann"}
+
+
+def test_a_per_process_secret_is_said_in_the_log(monkeypatch, caplog):
+    monkeypatch.delenv("KALI_SECRET", raising=False)
+    with caplog.at_level("INFO", logger="kali"):
+        Sessions()
+    assert "this process only" in caplog.text and "KALI_SECRET" in caplog.text
+    caplog.clear()
+    with caplog.at_level("INFO", logger="kali"):
+        Sessions(b"k" * 32)
+    assert not caplog.text

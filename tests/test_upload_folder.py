@@ -203,3 +203,37 @@ def test_extensions_follow_the_folder_types(tmp_path):
         UploadFolder(tmp_path / "d", types={".pdf": "application/pdf"})
     with pytest.raises(FileNotFoundError):
         UploadFolder(tmp_path / "missing", create=False)
+
+
+def test_the_file_and_its_folder_reach_the_disk_before_the_row_commits(
+    db, folder, monkeypatch
+):
+    """Durability: with synchronous=FULL the row survives a power cut once
+    committed, so the file it names must be on the disk before."""
+    import os
+    import stat
+
+    events = []
+    real_fsync = os.fsync
+
+    def fsync(descriptor):
+        real_fsync(descriptor)
+        is_folder = stat.S_ISDIR(os.fstat(descriptor).st_mode)
+        events.append("fsync folder" if is_folder else "fsync file")
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    db.set_trace_callback(lambda sql: events.append(sql.split()[0].upper()))
+    try:
+        name = folder.save(FileUpload("a.txt", "text/plain", b"x" * 70_000), db)
+        db.execute(
+            "INSERT INTO attachment (filename, stored_name) VALUES ('a.txt', ?)",
+            [name],
+        )
+        db.commit()
+    finally:
+        db.set_trace_callback(None)
+    assert (folder.path / name).stat().st_size == 70_000
+    commit = events.index("COMMIT")
+    assert events.index("fsync file") < commit
+    if os.name == "posix":
+        assert events.index("fsync folder") < commit

@@ -43,6 +43,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from kali import Router, StaticFolder
+from kali.appsecret import app_secret
 from kali.forms import SubmitGuard
 from kali.sessions import Sessions
 from kali.sqlite import TransactionGuard
@@ -85,16 +86,21 @@ def make_app(db_path, attachments):
     guard = TransactionGuard()
     database = guard.register(open_database(db_path))
     try:
-        # The session secret is kept beside the database (readable only by
-        # you), so a half-filled form survives a restart of the app.
-        secret = Sessions.load_secret(db_path.with_name(db_path.stem + ".session-key"))
-        sessions = Sessions(secret, cookie_name="datebook-session")
+        # One secret signs the session cookies and the forms' one-time
+        # tokens: $KALI_SECRET if set, else a file beside the database
+        # (made on the first run, readable only by you). Every process
+        # serving this database (gunicorn -w 2) reads the same one, and
+        # sessions and open forms survive a restart of the app.
+        secret = app_secret(db_path.parent, file_name=db_path.stem + ".session-key")
+        # The session cookie is named after the port (kali-session-8080),
+        # so a second kali app on this machine keeps its own.
+        sessions = Sessions(secret)
         # What every page needs, as request.book: the database, the pages
         # (templates in the layout), the folder of attached files, the
         # sessions and the double-submit guard of the "new" forms.
         book = SimpleNamespace(
             database=database, pages=pages.make_pages(), sessions=sessions,
-            files=UploadFolder(attachments), submit_guard=SubmitGuard(),
+            files=UploadFolder(attachments), submit_guard=SubmitGuard(secret=secret),
         )  # fmt: skip
         router = Router()
         router.delegate_folder("/static/", StaticFolder(STATIC))

@@ -13,6 +13,11 @@ without reading the table:
 * the dashboard's counts stop at :data:`COUNT_LIMIT` ("1,000+"), and its
   birthdays come from an index on the month and day of the birthday.
 
+It also keeps the *drafts*: an appointment form the user left half-filled
+to choose its contact, kept here rather than in the session cookie (which
+the browser sends to every local server on the same host name), under the
+session's id, and deleted after :data:`DRAFT_LIFETIME_SECONDS`.
+
 This module must not know about requests or templates.
 """
 
@@ -21,6 +26,8 @@ from __future__ import annotations
 import calendar
 import dataclasses
 import datetime
+import json
+import time
 import unicodedata
 
 from kali.fulltext import DENSE_MATCH_ROWS, match_expression, search_terms
@@ -59,7 +66,15 @@ CREATE TABLE IF NOT EXISTS attachment (
     content_type TEXT NOT NULL, size INTEGER NOT NULL, description TEXT
 );
 CREATE INDEX IF NOT EXISTS attachment_by_contact ON attachment (contact_id);
+CREATE TABLE IF NOT EXISTS draft (
+    session_id TEXT PRIMARY KEY, back TEXT NOT NULL, fields TEXT NOT NULL,
+    saved REAL NOT NULL
+);
 """
+
+#: A draft nobody came back to is deleted after this long: the life of an
+#: idle session (kali.sessions' default), after which its id is gone anyway.
+DRAFT_LIFETIME_SECONDS = 14 * 24 * 60 * 60
 
 #: The sort keys (table, column, its value from the row, the columns it is
 #: made of). ``starts`` puts the appointments of a day without a time first;
@@ -192,6 +207,37 @@ def add_sort_keys(database):
                 " WHERE id = new.id; END"
             )
     database.commit()
+
+
+def save_draft(database, session_id, back, fields, now=None):
+    """Keep ``fields`` (each field's text as typed) and ``back`` (the form's
+    address) as the draft of session ``session_id``, replacing its last
+    one, and delete the drafts nobody came back to. The caller commits."""
+    now = time.time() if now is None else now
+    database.execute(
+        "DELETE FROM draft WHERE saved < ?", [now - DRAFT_LIFETIME_SECONDS]
+    )
+    database.execute(
+        "INSERT OR REPLACE INTO draft (session_id, back, fields, saved)"
+        " VALUES (?, ?, ?, ?)",
+        [session_id, back, json.dumps(fields, ensure_ascii=False), now],
+    )
+
+
+def load_draft(database, session_id, now=None):
+    """The draft of session ``session_id`` as ``{"back": ..., "values":
+    {...}}``, or None (none, or too old)."""
+    now = time.time() if now is None else now
+    row = database.execute(
+        "SELECT back, fields FROM draft WHERE session_id = ? AND saved >= ?",
+        [session_id, now - DRAFT_LIFETIME_SECONDS],
+    ).fetchone()
+    return None if row is None else {"back": row[0], "values": json.loads(row[1])}
+
+
+def delete_draft(database, session_id):
+    """Forget the draft of session ``session_id``. The caller commits."""
+    database.execute("DELETE FROM draft WHERE session_id = ?", [session_id])
 
 
 def count_up_to(database, sql, parameters=()):

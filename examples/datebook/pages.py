@@ -29,8 +29,8 @@ from kali import Response, Servlet, TemplateFolder
 from kali.downloads import download_csv
 from kali.forms import Form, SaveError
 from kali.keyset import encode_position
-from kali.pages import Pages, redirect_with
-from kali.sqlite import fetch_one, fetch_one_or_none
+from kali.pages import Pages, local_url, redirect_with
+from kali.sqlite import fetch_one, fetch_one_or_none, is_busy_error
 
 from . import database as lists
 from . import forms
@@ -366,13 +366,19 @@ class DeleteAttachment(DeletePage):
 # -- Appointments ----------------------------------------------------------------------
 # An appointment's contact is chosen from the contact list, which may hold a
 # million people: the form sends the user to /contacts/pick and back. The
-# half-filled appointment waits in the session meanwhile, as a "draft": the
-# text of every field exactly as typed (valid or not), and the address of
-# the form to go back to.
+# half-filled appointment waits meanwhile as a "draft": the text of every
+# field exactly as typed (valid or not), and the address of the form to go
+# back to. It is kept in the database under the session's id, not in the
+# session cookie: the browser sends cookies to every local server on the
+# same host name, and what the user typed is theirs alone.
 
-#: Where the "Done" buttons may send the browser back to: paths of this app
-#: ("/..." but not "//elsewhere" or "/\\elsewhere").
-BACK = re.compile(r"/(?![/\\])[^\s]*")
+
+def draft_of(request):
+    """The draft waiting in this browser's session, or None."""
+    session = request.session
+    if not session.has_id:  # never kept anything: no id to look under
+        return None
+    return lists.load_draft(request.book.database, session.id)
 
 
 class AppointmentList(Servlet):
@@ -409,9 +415,10 @@ class AppointmentForm(forms.RecordForm):
         # Back from choosing a contact: the draft, not the database. Every
         # lens shows text as it is, so the draft comes back exactly as typed
         # ("2030-02-30" included).
-        draft = self.request.session.get("draft") or {}
-        if "draft" in self.request.GET and draft.get("back") == self.form_url:
-            return draft["values"]
+        if "draft" in self.request.GET:
+            draft = draft_of(self.request)
+            if draft is not None and draft["back"] == self.form_url:
+                return draft["values"]
         return super().get_native()
 
     def blank(self):
@@ -436,14 +443,16 @@ class AppointmentForm(forms.RecordForm):
         # to the contact list. Nothing is checked or saved yet.
         self.request = request
         values = Form(self.elements).parse(request.POST).intermediate
-        draft = {"back": self.form_url, "values": values}
+        database = self.book.database
         try:
-            # The session is a cookie, which browsers limit to about 4 KB.
-            self.book.sessions.encode({**request.session, "draft": draft})
-        except ValueError:
-            message = "are too long to keep while you choose; save first."
-            return self.show(values, {"notes": message})
-        request.session["draft"] = draft
+            # request.session.id: made (and saved in the cookie) if need be.
+            lists.save_draft(database, request.session.id, self.form_url, values)
+            database.commit()
+        except sqlite3.OperationalError as error:
+            if not is_busy_error(error):
+                raise
+            database.rollback()  # another program holds the database
+            return self.answer_busy(values)  # the form as typed, "try again"
         return Response.redirect("/contacts/pick")
 
     def semantic_checks(self, native, errors):
@@ -457,9 +466,11 @@ class AppointmentForm(forms.RecordForm):
             errors["contact_id"] = "was deleted meanwhile; choose again."
 
     def save(self, native, request):
-        saved = super().save(native, request)
-        request.session.pop("draft", None)  # the draft is no longer needed
-        return saved
+        # The draft is no longer needed: it goes in the same transaction as
+        # the appointment (RecordForm.save commits both).
+        if request.session.has_id:
+            lists.delete_draft(self.book.database, request.session.id)
+        return super().save(native, request)
 
 
 class DeleteAppointment(DeletePage):
@@ -472,8 +483,8 @@ class PickContact(Servlet):
     """Choose the contact of the appointment waiting in the session."""
 
     def do_GET(self, request):
-        draft = request.session.get("draft") or {}
-        if "back" not in draft:
+        draft = draft_of(request)
+        if draft is None:
             return no_draft(request)
         query = dict(request.GET.items())
         page = lists.find_contacts(request.book.database, query, "/contacts/pick")
@@ -486,15 +497,16 @@ class PickContact(Servlet):
         )  # fmt: skip
 
     def do_POST(self, request):
-        draft = request.session.get("draft") or {}
-        if "back" not in draft:
+        draft, database = draft_of(request), request.book.database
+        if draft is None:
             return no_draft(request)
         chosen = request.POST.get("contact", "")
         if chosen:  # a contact that is not there (any more) is a 404
             sql = "SELECT id FROM contact WHERE id = ?"
-            chosen = str(fetch_one(request.book.database, sql, [chosen])["id"])
+            chosen = str(fetch_one(database, sql, [chosen])["id"])
         draft["values"]["contact_id"] = chosen
-        request.session["draft"] = draft  # assigning marks the session changed
+        lists.save_draft(database, request.session.id, draft["back"], draft["values"])
+        database.commit()
         return Response.redirect(draft["back"] + "?draft=1")
 
 
@@ -536,12 +548,15 @@ class ToggleTask(Servlet):
         self.book, self.task_id = request.book, task_id
 
     def do_POST(self, request):
+        # Where to go back to is checked first: an address that is no page
+        # of this app ("//elsewhere", a NUL in it) is a 400 that changed
+        # nothing, rather than a failed redirect after the commit.
+        back = local_url(request.POST.get("back", "/tasks"))
         database = self.book.database
         fetch_one(database, "SELECT id FROM task WHERE id = ?", [self.task_id])
         database.execute("UPDATE task SET done = NOT done WHERE id = ?", [self.task_id])
         database.commit()
-        back = request.POST.get("back", "/tasks")
-        return Response.redirect(back if BACK.fullmatch(back) else "/tasks")
+        return Response.redirect(back)
 
 
 class DeleteTask(DeletePage):

@@ -32,8 +32,12 @@ the app's own page.
 A GET shows the record; a POST converts and validates every field and, on
 any error, shows the form again with the user's own input and a message per
 field; otherwise it calls ``save``, which may still refuse with
-:class:`SaveError`. Give ``guard=SubmitGuard()`` to a create form so that a
-double click or a reload does not save twice.
+:class:`SaveError`. Give ``guard=SubmitGuard(secret=...)`` to a create form
+so that a double click or a reload does not save twice: the repeat gets a
+copy of the first answer, without its cookies (a session saved since is
+never overwritten by an old one). When SQLite stays locked by another
+process (``save`` raises "database is locked"), the form comes back as
+typed with :data:`BUSY_MESSAGE`, as a 503.
 
 This module is the routing-layer end of ``kali.forms``: the only one that
 knows servlets, requests and responses. The conversion work is
@@ -42,8 +46,10 @@ knows servlets, requests and responses. The conversion work is
 
 from __future__ import annotations
 
+import logging
+import sys
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..iolist import Fragment, Markup
 from ..request import Request
@@ -55,13 +61,58 @@ from .guard import SubmitGuard, TokenState
 from .rendering import FieldView, render_field, render_form
 from .widgets import escape_text, render_errors
 
-__all__ = ["Formlet"]
+__all__ = ["BUSY_MESSAGE", "EXPIRED_MESSAGE", "Formlet"]
+
+log = logging.getLogger("kali")
 
 #: Shown (under the guard's field name) when a form comes back with a token the
 #: guard does not know: issued before a restart, or forgotten as too old.
 EXPIRED_MESSAGE = (
     "This form had expired, so it was not saved yet. Check it and save it again."
 )
+#: Shown above the form when SQLite stayed locked by another program.
+BUSY_MESSAGE = "The database is busy; your input is kept, try again in a moment."
+#: Seconds the 503 of a busy database asks the browser to wait.
+BUSY_RETRY_AFTER = 1
+
+
+class _Replay(NamedTuple):
+    """What a saved form answered, kept to answer a repeat of it: the status,
+    the headers but its cookies (they belonged to that moment's session,
+    and are added afterwards by the session middleware anyway) and the body."""
+
+    code: int
+    headers: list[tuple[str, str]]
+    body: bytes
+
+    @staticmethod
+    def of(outcome: Any) -> Any:
+        """A replay of ``outcome`` if it is a Response held in memory, else
+        ``outcome`` itself."""
+        if not isinstance(outcome, Response) or outcome.file_span is not None:
+            return outcome
+        chunks = outcome.chunks
+        if chunks is None:  # a stream: it cannot be sent twice
+            return outcome
+        headers = [
+            pair
+            for pair in outcome.headers
+            if pair[0] not in ("set-cookie", "content-length")
+        ]
+        return _Replay(outcome.code, headers, b"".join(chunks))
+
+    def response(self) -> Response:
+        """A fresh Response with the remembered status, headers and body."""
+        return Response(self.body, code=self.code, headers=self.headers)
+
+
+def _is_busy(error: BaseException) -> bool:
+    """Is ``error`` SQLite's "database is locked"? (No sqlite3 imported: no.)"""
+    if "sqlite3" not in sys.modules:
+        return False
+    from ..sqlite import is_busy_error
+
+    return is_busy_error(error)
 
 
 class Formlet(Servlet):
@@ -137,9 +188,11 @@ class Formlet(Servlet):
     def answer_resubmission(self, outcome: Any) -> Any:
         """Answer a form posted again after it was saved (guarded forms only).
 
-        ``outcome`` is what ``save`` returned the first time. The default
-        sends the same Response again when it can (typically the redirect to
-        the new record), and otherwise a short page saying it was saved.
+        ``outcome`` is what ``save`` returned the first time; a Response
+        comes as a fresh copy, without the cookies the first answer set. The
+        default sends that copy (typically the redirect to the new record),
+        and for anything else (a file or a stream) a short page saying it
+        was saved.
         """
         if (
             isinstance(outcome, Response)
@@ -239,7 +292,10 @@ class Formlet(Servlet):
             token = guard.token_from(request.POST)
             state = guard.state(token)
             if state is TokenState.USED:
-                return self.answer_resubmission(guard.outcome(token))
+                outcome = guard.outcome(token)
+                if isinstance(outcome, _Replay):
+                    outcome = outcome.response()
+                return self.answer_resubmission(outcome)
             if state is TokenState.PENDING:
                 self._token = token
         posted = Form(self.elements).parse(request.POST)
@@ -254,6 +310,27 @@ class Formlet(Servlet):
             outcome = self.save(posted.native, request)
         except SaveError as error:
             return self._display(posted.intermediate, error.errors)
+        except Exception as error:
+            if not _is_busy(error):
+                raise
+            log.warning(
+                "%s %s: the database stayed locked; showed the form again (503)",
+                request.command,
+                request.uri,
+            )
+            return self.answer_busy(posted.intermediate)
         if guard is not None:
-            guard.complete(self._token, outcome)
+            guard.complete(self._token, _Replay.of(outcome))
         return outcome
+
+    def answer_busy(self, intermediate: dict[str, Any]) -> Response:
+        """The form as the user typed it (``intermediate``), with
+        :data:`BUSY_MESSAGE` on top, as a 503 with ``Retry-After``: for a
+        save that found the database locked by another program. Nothing was
+        saved; a guarded form keeps its token, so saving again works."""
+        page = self._display(intermediate, {"": BUSY_MESSAGE})
+        retry = ("retry-after", str(BUSY_RETRY_AFTER))
+        if not isinstance(page, Response):
+            return Response(page, code=503, headers=[retry])
+        page.code = 503
+        return page.set_header(*retry)

@@ -5,7 +5,10 @@
 ``<input type="number">`` sends it; both turn blank input into ``None``
 (wrap them in :class:`~kali.forms.lenses.Required` to refuse it) and check
 ``minimum``/``maximum``. :class:`~kali.forms.elements.NumberEntry` copies
-those bounds into the input's ``min``, ``max`` and ``step``.
+those bounds into the input's ``min``, ``max`` and ``step``. An IntegerLens
+also keeps every value within SQLite's INTEGER range (signed 64 bits), so a
+30-digit id is a message beside the field, not an OverflowError from the
+database.
 
 Like every lens module it knows nothing of HTTP, HTML or form elements.
 """
@@ -18,7 +21,18 @@ from typing import Any, Union
 
 from .lenses import INTEGER_PATTERN, MAX_NUMBER_CHARS, Lens, ValidationError
 
-__all__ = ["DecimalLens", "IntegerLens", "Number"]
+__all__ = [
+    "SQLITE_MAX_INTEGER",
+    "SQLITE_MIN_INTEGER",
+    "DecimalLens",
+    "IntegerLens",
+    "Number",
+]
+
+#: The range of an SQLite INTEGER (a signed 64-bit integer): Python's
+#: sqlite3 raises OverflowError for any int beyond it.
+SQLITE_MIN_INTEGER = -(2**63)
+SQLITE_MAX_INTEGER = 2**63 - 1
 
 # A decimal in plain notation ("12", "-3.50", ".5"): no exponent, NaN or infinity.
 _DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
@@ -67,14 +81,23 @@ class IntegerLens(_NumberLens):
 
     Blank input becomes ``None`` (wrap the lens in :class:`Required` to refuse
     it). Surrounding spaces are ignored. Raises ValidationError for anything
-    but an optionally signed run of digits, and for a value out of bounds.
+    but an optionally signed run of digits, and for a value out of bounds:
+    ``minimum``/``maximum``, and (unless ``sqlite_range=False``) SQLite's
+    INTEGER range, :data:`SQLITE_MIN_INTEGER` to :data:`SQLITE_MAX_INTEGER`.
     """
 
     _PATTERN = INTEGER_PATTERN
     _NOT_A_NUMBER = "is not a whole number."
 
-    def __init__(self, minimum: int | None = None, maximum: int | None = None) -> None:
+    def __init__(
+        self,
+        minimum: int | None = None,
+        maximum: int | None = None,
+        *,
+        sqlite_range: bool = True,
+    ) -> None:
         self._set_bounds(minimum, maximum)
+        self.sqlite_range = sqlite_range
 
     def to_native(self, s: str) -> Any:
         text = self._number_text(s)
@@ -82,6 +105,11 @@ class IntegerLens(_NumberLens):
             return None
         value = int(text)
         _check_bounds(value, self.minimum, self.maximum)
+        if self.sqlite_range:
+            if value > SQLITE_MAX_INTEGER:
+                raise ValidationError("is too large.")
+            if value < SQLITE_MIN_INTEGER:
+                raise ValidationError("is too small.")
         return value
 
 
