@@ -81,6 +81,12 @@ LAYERS: list[tuple[str, set[str]]] = [
             "downloads",
             "uploadfolder",
             "appsecret",
+            "jobs",
+            "jobs.pages",
+            "jobs.scheduler",
+            "jobs.state",
+            "jobs.workers",
+            "proxy",
             "forms",  # the package face re-exports Formlet, a servlet
             "forms.formlet",
         },
