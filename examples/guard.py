@@ -2,7 +2,8 @@
 
 Run it with ``./demo.sh guard`` (add ``--db notes.db`` to keep the notes in a
 file of your own; by default they live in a temporary folder that is removed
-when you stop the server with Ctrl-C).
+when you stop the server with Ctrl-C). ``--port 0`` picks any free port and
+``--no-browser`` only prints the address.
 
 The page has three buttons that all add a note to an SQLite database:
 
@@ -23,11 +24,10 @@ keeps working after each failure.
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import tempfile
 
-from kali import Request, Response, Router, Template, serve_http
+from kali import Request, Response, Router, Template, launch_arguments, run_app
 from kali.sqlite import GuardedHandler, TransactionGuard, connect
 
 PAGE = Template(
@@ -46,7 +46,7 @@ PAGE = Template(
     <button formaction="/crash">Save, then crash</button>
   </p>
 </form>
-<h2>{count} saved notes</h2>
+<h2>{count} saved {?one}note{:else}notes{/one}</h2>
 <ol>{.notes}</ol>
 </body></html>
 """
@@ -79,7 +79,7 @@ def make_app(db_path: str | os.PathLike[str]) -> GuardedHandler:
     @router.function("/")
     def home() -> object:
         notes = [NOTE(text=row["text"]) for row in db.execute("SELECT * FROM notes")]
-        return PAGE(count=len(notes), notes=notes)
+        return PAGE(count=len(notes), one=len(notes) == 1, notes=notes)
 
     def add_note(request: Request) -> None:
         text = request.POST.get("text", "").strip() or "(empty)"
@@ -118,13 +118,14 @@ def make_app(db_path: str | os.PathLike[str]) -> GuardedHandler:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--db", help="the SQLite file (default: a temporary one)")
-    parser.add_argument("--port", type=int, default=8080)
-    options = parser.parse_args()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    # launch_arguments adds --port (0 = any free port) and --no-browser.
+    options = launch_arguments(parser=parser)
     with tempfile.TemporaryDirectory(prefix="kali-guard-") as folder:
         app = make_app(options.db or os.path.join(folder, "notes.db"))
         try:
-            serve_http(app, port=options.port)
+            # run_app prints the address, opens the browser, and stops
+            # cleanly on Ctrl-C (the "finally" and "with" blocks still run).
+            run_app(app, options)
         finally:
             app.guard.close()
 
