@@ -5,13 +5,17 @@ Windows), then try the three things that make a kali app feel like a program
 rather than a server:
 
 * Run ``./demo.sh launcher_demo`` again while it runs. The second launch
-  finds the first one, opens a new tab of it, and ends at once: there is
-  never a "port already in use" error, nor two copies fighting over one
-  database.
-* Close every tab of it. About fifteen seconds later the server notices
-  that no page is open any more and stops by itself. (Reloading a page or
-  following a link does not count as closing: the next page says hello long
-  before the grace period is over.)
+  finds the first one (even while it is busy), opens a new tab of it, and
+  ends at once, before it opens the database: there is never a "port
+  already in use" error, nor two copies fighting over one database.
+* Close every tab of it. 15 s later the server notices that no page is open
+  any more and stops by itself. (Reloading a page or following a link does
+  not count as closing: the next page says hello long before the grace
+  period is over.)
+* With ``--no-browser`` it waits up to 90 s for you to open the address it
+  prints, then stops ("No page of the app was opened in 90 s").
+  ``--keep-running`` (or ``KALI_KEEP_RUNNING=1``) keeps it serving until
+  Ctrl-C, with or without open tabs.
 * Your notes are still there next time. They live in a SQLite file in the
   folder where your system keeps each program's data: ``data_folder`` gives
   ``~/.local/share/kali-launcher-demo`` on Linux, ``~/Library/Application
@@ -28,6 +32,7 @@ from contextlib import closing
 
 from kali import Request, Response, Router, Servlet, Template, run_app
 from kali.desktop import data_folder
+from kali.launch import claim_instance, launch_arguments
 
 #: Names the data folder and the running instance: pick one per app and
 #: never change it, or your users' data seems to vanish.
@@ -106,12 +111,17 @@ def make_app(db: sqlite3.Connection) -> Router:
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    arguments = launch_arguments(
+        "Notes that start and stop like a desktop program.",
+        port=0,  # any free port; the browser opens at the real one
+    )
+    # Before the database opens: a second launch opens this one and exits here.
+    instance = claim_instance(APP_NAME, arguments)
     database = data_folder(APP_NAME) / "notes.sqlite3"
     with closing(sqlite3.connect(database)) as db:
         run_app(
             make_app(db),
-            description="Notes that start and stop like a desktop program.",
-            port=0,  # any free port; the browser opens at the real one
-            app_id=APP_NAME,  # a second launch opens this one instead
-            quit_when_closed=True,  # stop once no tab has been open for 15 s
+            arguments,
+            app_id=instance,  # this process is the one running instance
+            quit_when_closed=True,  # stop 15 s after the last tab closed
         )

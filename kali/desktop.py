@@ -2,27 +2,33 @@
 
 * :func:`data_folder` is where an app keeps its files (its SQLite database)
   on Linux/BSD, macOS and Windows.
-* :class:`InstanceLock` (``serve_http(..., app_id="notes")``) keeps one
-  running instance per app and user: the running one writes a small file
-  (pid, address, a random secret, the launch URL; mode 0600) in the user's
-  runtime folder, and a second launch that finds it alive only opens the
-  browser at it. "Alive" means: a GET of ``/__kali__/instance?nonce=N`` on
-  the recorded port answers the HMAC of ``N`` under the recorded secret, so a
-  file left by a crash, or another program that got the port since, is
-  recognised as stale and replaced.
+* :class:`InstanceLock` (``serve_http(..., app_id="notes")``, or
+  ``kali.launch.claim_instance`` before the app opens its database) keeps one
+  running instance per app and user. Liveness is an OS lock on a file in the
+  user's runtime folder (``flock``; ``msvcrt.locking`` on Windows), taken
+  without waiting and held for the process's life: the kernel drops it when
+  the process ends, however it ends, and a process busy for minutes still
+  holds it. A second launch that cannot take the lock knows the app runs; it
+  then reads the running instance's record (pid, address, port, a random
+  secret; mode 0600) only to find *where* to send the user, and asks that
+  port first who it is: ``GET /__kali__/instance?nonce=N`` must answer the
+  HMAC of ``N`` and the port under the recorded secret. Nothing secret is
+  sent with that question.
+* :class:`LaunchPolicy` is the launch token (``token=True``) as
+  ``serve_http`` applies it: one-time launch codes, and a cookie bound to
+  this process and port (see its docstring for what it does not protect).
 * :func:`watch_pages` (``quit_when_closed``) lives in :mod:`kali.pagewatch`.
 
-Two launches at the same moment are serialised by an OS lock on a second
-file (``flock``; ``msvcrt.locking`` on Windows), held from the liveness
-check until the winner has written its record; the kernel drops it if the
-process dies, so it can never go stale. This module never imports
-``socket``: the probe goes through :mod:`http.client`.
+This module never imports ``socket``: the probe goes through
+:mod:`http.client`. It must not be imported by anything below the launch
+layer.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import html
 import http.client
 import json
 import logging
@@ -31,15 +37,16 @@ import secrets
 import sys
 import tempfile
 import time
-import weakref
-from collections.abc import Callable
+import urllib.parse
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .iolist import Body
-from .pagewatch import PageWatcher, watch_pages
+from .pagewatch import LAUNCH_PROBE_PATH, PageWatcher, watch_pages
 from .response import Response
-from .security import SecurityPolicy
+from .security import SAFE_METHODS, TOKEN_QUERY_NAME, SecurityPolicy
 
 if TYPE_CHECKING:
     from .handling import Handler
@@ -47,7 +54,9 @@ if TYPE_CHECKING:
     from .server import Server
 
 __all__ = [
+    "InstanceBusy",
     "InstanceLock",
+    "LaunchPolicy",
     "PageWatcher",
     "data_folder",
     "runtime_folder",
@@ -56,19 +65,28 @@ __all__ = [
 
 log = logging.getLogger("kali")
 
-INSTANCE_PATH = "/__kali__/instance"
-#: How long the liveness check waits for the running instance. It serves one
-#: request at a time, so give it time to finish a slow one; a dead port
-#: refuses the connection at once.
+INSTANCE_PATH = LAUNCH_PROBE_PATH
+#: How long a second launch waits for the running instance to say where it
+#: is. It serves one request at a time, so this is how long a busy instance
+#: (a long upload, a locked database) may take to get to the question;
+#: a starting one writes its record within a second.
+LAUNCH_WAIT_SECONDS = 20.0
+#: Kept for callers of the first desktop API: the probe now waits up to
+#: ``wait_seconds``, since the lock already says the app is alive.
 PROBE_SECONDS = 5.0
-#: How long a launch waits for another launch of the same app to finish its
-#: check and write its record (a probe plus binding: seconds at most).
-LAUNCH_WAIT_SECONDS = 15.0
+#: Launch files a second launch leaves for the browser in the running
+#: instance's folder; the instance removes them when it ends.
+LAUNCH_FILE_PATTERN = "open-*.html"
 #: Characters no file name may hold on some system we support.
 _FORBIDDEN_IN_NAME = set('/\\:*?"<>|') | {chr(code) for code in range(32)} | {"\x7f"}
 _WINDOWS_DEVICES = {"CON", "PRN", "AUX", "NUL"} | {
     f"{kind}{digit}" for kind in ("COM", "LPT") for digit in range(1, 10)
 }
+
+
+class InstanceBusy(RuntimeError):
+    """Another process holds the app's instance lock but did not say where it
+    serves within the wait (busy for longer than that, or still starting)."""
 
 
 def check_app_name(name: str) -> str:
@@ -141,7 +159,7 @@ def _try_lock(fd: int) -> bool:
     """Take the exclusive lock on ``fd`` without waiting; False if it is held.
 
     A file system without locks (OSError other than "would block") counts
-    as taken: launches then merely lose their ordering.
+    as taken, with a warning: one instance per app is then not enforced.
     """
     if sys.platform == "win32":
         import msvcrt
@@ -181,6 +199,181 @@ def _unlock_and_close(fd: int) -> None:
         os.close(fd)
 
 
+# -- the launch token ---------------------------------------------------------------
+
+
+def _mac(key: bytes, *parts: object) -> str:
+    message = "\0".join(str(part) for part in parts).encode("utf-8")
+    return hmac.new(key, message, hashlib.sha256).hexdigest()
+
+
+def mint_code(key: bytes, port: int) -> str:
+    """A one-time launch code for the server on ``port`` holding ``key``:
+    64 hex digits (a random nonce, then its HMAC)."""
+    nonce = secrets.token_hex(16)
+    return nonce + _mac(key, "launch-code", port, nonce)[:32]
+
+
+ENTRY_PAGE = """<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>Opening…</title>
+<noscript><meta http-equiv="refresh" content="0;url={url}"></noscript></head>
+<body><p><a href="{url}">Open the app</a></p>
+<script>location.replace({script})</script></body></html>
+"""
+
+
+@dataclass
+class LaunchPolicy(SecurityPolicy):
+    """The launch token as ``serve_http(token=True)`` applies it, on top of
+    the Host and cross-site checks of :class:`~kali.security.SecurityPolicy`.
+
+    * The browser is opened with a **one-time code**
+      (``?kali-token=<code>``, minted by :meth:`launch_target` or, in a
+      second launch, from the key in the 0600 instance record). The first
+      GET carrying it gets a small page that sets the cookie and moves on
+      to the same address without the code; the code is useless after that.
+      ``secret`` (the ``token`` the app gave, or the random one) is also
+      accepted there, for links made by hand; it is never shown.
+    * The cookie (``kali-token-PORT``, HttpOnly, SameSite=Strict) holds an
+      HMAC of this port under a key made for this process: not the secret,
+      and worth nothing to another server or to this app's next run.
+
+    What it does not protect: browsers send cookies to every port of a host,
+    so a page served by another local program on ``127.0.0.1`` that the
+    user's browser visits receives the cookie and can use this running app
+    with it until it stops. It protects against other local users who can
+    reach the port but cannot make the user's browser visit their server,
+    nor read the user's files.
+    """
+
+    secret: str | None = None
+    key: bytes = field(default_factory=lambda: secrets.token_bytes(32), repr=False)
+    #: Codes already exchanged (only holders of ``key`` can add to it).
+    used_codes: set[str] = field(default_factory=set, repr=False)
+    cookie_value: str = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.cookie_value = _mac(self.key, "cookie", self.scheme, self.port)
+
+    @classmethod
+    def from_policy(cls, policy: SecurityPolicy) -> LaunchPolicy:
+        """``policy``'s checks, with its token turned into launch codes."""
+        return cls(
+            port=policy.port,
+            allowed_hosts=policy.allowed_hosts,
+            scheme=policy.scheme,
+            secret=policy.token,
+        )
+
+    def launch_target(self, start: str) -> str:
+        """``start`` with a fresh one-time launch code."""
+        target = "/" + start.lstrip("/")
+        joiner = "&" if "?" in target else "?"
+        return f"{target}{joiner}{TOKEN_QUERY_NAME}={mint_code(self.key, self.port)}"
+
+    def redeem(self, code: str) -> bool:
+        """Is ``code`` an unused launch code (now used) or the secret?"""
+        offered = code.encode("utf-8", "replace")
+        if self.secret is not None and hmac.compare_digest(
+            offered, self.secret.encode("utf-8")
+        ):
+            return True
+        if len(code) != 64 or code in self.used_codes:
+            return False
+        expected = _mac(self.key, "launch-code", self.port, code[:32])[:32]
+        if not hmac.compare_digest(offered[32:], expected.encode("ascii")):
+            return False
+        self.used_codes.add(code)
+        return True
+
+    def has_cookie(self, headers: Iterable[tuple[str, str]]) -> bool:
+        expected = self.cookie_value.encode("ascii")
+        for name, value in headers:
+            if name != "cookie":
+                continue
+            for item in value.split(";"):
+                key, _, offered = item.strip().partition("=")
+                if key == self.cookie_name and hmac.compare_digest(
+                    offered.encode("utf-8", "replace"), expected
+                ):
+                    return True
+        return False
+
+    def check(
+        self, method: str, target: str, headers: Iterable[tuple[str, str]]
+    ) -> Response | None:
+        """Host and cross-site checks first; then the cookie, or a launch code
+        to exchange for it. The liveness probe needs neither."""
+        if not isinstance(headers, (list, tuple)):
+            headers = list(headers)
+        refusal = super().check(method, target, headers)
+        if refusal is not None:
+            return refusal
+        if target[:1] == "/":
+            path, _, query = target.partition("?")
+        else:
+            parts = urllib.parse.urlsplit(target)
+            path, query = parts.path, parts.query
+        if path == INSTANCE_PATH and method in SAFE_METHODS:
+            return None  # answers only a proof: see InstanceLock.wrap
+        has_cookie = self.has_cookie(headers)
+        if method == "GET" and TOKEN_QUERY_NAME in query:
+            pairs = urllib.parse.parse_qsl(query, keep_blank_values=True)
+            offered = [value for name, value in pairs if name == TOKEN_QUERY_NAME]
+            if offered:
+                if self.redeem(offered[-1]) or has_cookie:
+                    rest = [pair for pair in pairs if pair[0] != TOKEN_QUERY_NAME]
+                    return self.entry_page(path, rest)
+                return Response.error_page(
+                    403, "This link was used already: start the app again to open it."
+                )
+        if has_cookie:
+            return None
+        return Response.error_page(
+            403, "Open this app from its launcher (start it again to get a new link)."
+        )
+
+    def entry_page(self, path: str, rest: list[tuple[str, str]]) -> Response:
+        """The page that sets the cookie and goes on to ``path`` without the
+        code. Not a redirect: the move starts from this origin, so the
+        browser sends the SameSite=Strict cookie with it even when the code
+        came from a file or another site."""
+        location = "/" + path.lstrip("/")
+        if rest:
+            location += "?" + urllib.parse.urlencode(rest)
+        script = json.dumps(location).replace("<", "\\u003c")
+        page = ENTRY_PAGE.format(url=html.escape(location), script=script)
+        response = Response(
+            page,
+            headers={
+                "content-type": "text/html; charset=utf-8",
+                "cache-control": "no-store",
+                "referrer-policy": "no-referrer",
+            },
+        )
+        return response.set_cookie(
+            self.cookie_name, self.cookie_value, same_site="Strict", http_only=True
+        )
+
+
+def protect_launch(server: Server) -> LaunchPolicy | None:
+    """Give the bound ``server`` a :class:`LaunchPolicy` if it has a launch
+    token (None if it has none); the same one if it has it already."""
+    policy = server.policy
+    assert policy is not None, "bind() first"
+    if isinstance(policy, LaunchPolicy):
+        return policy
+    if policy.token is None:
+        return None
+    launch = LaunchPolicy.from_policy(policy)
+    server.policy = launch
+    return launch
+
+
+# -- one instance per app -------------------------------------------------------------
+
+
 class InstanceLock:
     """One running instance of app ``app_id`` per user.
 
@@ -191,10 +384,13 @@ class InstanceLock:
         server.bind()                          # only when url is None
         lock.acquire(server)                   # record it; answer the probe
         ...                                    # serve
-        lock.release()                         # remove the record
+        lock.release()                         # remove the record, unlock
 
-    ``folder`` overrides :func:`runtime_folder`. Raises ValueError for an
-    ``app_id`` that is not a plain folder name.
+    :meth:`claim` alone takes the lock; do it before opening the app's
+    database (``kali.launch.claim_instance`` does). ``folder`` overrides
+    :func:`runtime_folder`; ``wait_seconds`` bounds how long a second launch
+    waits for a busy instance to answer. Raises ValueError for an ``app_id``
+    that is not a plain folder name.
     """
 
     def __init__(
@@ -202,17 +398,16 @@ class InstanceLock:
         app_id: str,
         *,
         folder: str | os.PathLike[str] | None = None,
-        probe_seconds: float = PROBE_SECONDS,
         wait_seconds: float = LAUNCH_WAIT_SECONDS,
     ) -> None:
         self.app_id = check_app_name(app_id)
         self._folder = Path(folder) if folder is not None else None
-        self.probe_seconds = probe_seconds
         self.wait_seconds = wait_seconds
         #: Proves to a later launch that the answering server is this one.
         self.secret = secrets.token_hex(32)
-        self._mutex: int | None = None
-        self._closer: Callable[[], object] | None = None
+        #: The port this instance serves on, once acquired (part of the proof).
+        self.port = 0
+        self._held: int | None = None
         self.acquired = False
 
     @property
@@ -228,30 +423,26 @@ class InstanceLock:
         """The record of the running instance (JSON)."""
         return self.folder / "instance.json"
 
-    # -- the launch mutex --------------------------------------------------------
+    @property
+    def is_held(self) -> bool:
+        """Does this object hold the app's lock?"""
+        return self._held is not None
 
-    def _lock(self, wait_seconds: float) -> bool:
-        """Hold the launch mutex (waiting up to ``wait_seconds``); True if held."""
-        if self._mutex is not None:
+    def claim(self) -> bool:
+        """Take the app's lock without waiting: True if this process holds it
+        now (it is *the* instance), False if another process does. Held until
+        :meth:`release` or the process ends. OSError if the lock file cannot
+        be opened."""
+        if self._held is not None:
             return True
+        # Not inherited by child processes (PEP 446): a browser started from
+        # here must not keep the app "running" after it ends.
         fd = os.open(self.folder / "instance.lock", os.O_RDWR | os.O_CREAT, 0o600)
-        deadline = time.monotonic() + wait_seconds
-        while not _try_lock(fd):
-            if time.monotonic() >= deadline:
-                os.close(fd)
-                log.warning("Another launch of %s holds its lock; going on.", self)
-                return False
-            time.sleep(0.05)
-        self._mutex = fd
-        # Released at the latest when this object is dropped (the process
-        # exiting releases it anyway).
-        self._closer = weakref.finalize(self, _unlock_and_close, fd)
+        if not _try_lock(fd):
+            os.close(fd)
+            return False
+        self._held = fd
         return True
-
-    def _unlock(self) -> None:
-        if self._closer is not None:
-            self._closer()
-        self._mutex = self._closer = None
 
     # -- the record ----------------------------------------------------------------
 
@@ -268,8 +459,12 @@ class InstanceLock:
         for key, kind in kinds.items():
             if not isinstance(record.get(key), kind):
                 return None
-        token = record.get("token")
-        if not (token is None or isinstance(token, str)):
+        launch_key = record.get("launch_key")
+        if launch_key is not None and not (
+            isinstance(launch_key, str)
+            and len(launch_key) == 64
+            and _is_hex(launch_key)
+        ):
             return None
         if record["scheme"] not in ("http", "https"):
             return None
@@ -277,8 +472,9 @@ class InstanceLock:
             return None
         return record
 
-    def is_alive(self, record: dict[str, Any]) -> bool:
-        """Does a kali server holding ``record``'s secret answer at its port?"""
+    def is_alive(self, record: dict[str, Any], timeout: float = PROBE_SECONDS) -> bool:
+        """Does the kali server holding ``record``'s secret answer at its port
+        within ``timeout`` seconds? Sends a nonce and nothing else."""
         nonce = secrets.token_hex(16)
         host = record["host"].strip("[]")
         port = record["port"]
@@ -290,90 +486,110 @@ class InstanceLock:
             context.check_hostname = False  # the HMAC below proves who answers
             context.verify_mode = ssl.CERT_NONE
             connection = http.client.HTTPSConnection(
-                host, port, timeout=self.probe_seconds, context=context
+                host, port, timeout=timeout, context=context
             )
         else:
-            connection = http.client.HTTPConnection(
-                host, port, timeout=self.probe_seconds
-            )
-        headers = {"Cache-Control": "no-store"}
-        if record.get("token"):
-            policy = SecurityPolicy(port, None, token=record["token"])
-            headers["Cookie"] = f"{policy.cookie_name}={record['token']}"
+            connection = http.client.HTTPConnection(host, port, timeout=timeout)
         try:
-            connection.request("GET", f"{INSTANCE_PATH}?nonce={nonce}", headers=headers)
+            connection.request(
+                "GET",
+                f"{INSTANCE_PATH}?nonce={nonce}",
+                headers={"Cache-Control": "no-store"},
+            )
             answer = connection.getresponse()
             body = answer.read(256)
         except (OSError, http.client.HTTPException):
             return False
         finally:
             connection.close()
-        expected = _proof(record["secret"], nonce).encode("ascii")
+        expected = _proof(record["secret"], nonce, port).encode("ascii")
         return answer.status == 200 and hmac.compare_digest(body.strip(), expected)
 
     def launch_url(self, record: dict[str, Any], start: str = "") -> str:
-        """The URL to open the recorded instance at ``start`` (with its token)."""
-        policy = SecurityPolicy(
-            record["port"], None, scheme=record["scheme"], token=record.get("token")
-        )
+        """The URL to open the recorded instance at ``start``, with a fresh
+        one-time launch code if it has a launch token."""
         origin = f"{record['scheme']}://{record['host']}:{record['port']}"
-        return origin + policy.launch_target(start)
+        target = "/" + start.lstrip("/")
+        if record.get("launch_key"):
+            code = mint_code(bytes.fromhex(record["launch_key"]), record["port"])
+            target += ("&" if "?" in target else "?") + f"{TOKEN_QUERY_NAME}={code}"
+        return origin + target
 
     # -- the three steps -----------------------------------------------------------
 
     def running_launch_url(self, start: str = "") -> str | None:
-        """The launch URL (at ``start``) of a live instance of this app, or None.
+        """None once this process holds the app's lock (bind, then
+        :meth:`acquire`); else the launch URL (at ``start``) of the instance
+        that holds it, once that instance proved who it is.
 
-        On None the caller is expected to bind and call :meth:`acquire`
-        (or :meth:`release` if it gives up): the launch mutex stays held
-        until then, so a simultaneous launch waits and then finds this one.
+        Raises :class:`InstanceBusy` when the holder did not answer within
+        ``wait_seconds``: the app runs, and no second one may start.
         """
-        self._lock(self.wait_seconds)
-        record = self.read_record()
-        if record is not None:
-            if self.is_alive(record):
-                self._unlock()
+        if self.claim():
+            return None
+        deadline = time.monotonic() + self.wait_seconds
+        while True:
+            record = self.read_record()
+            remaining = deadline - time.monotonic()
+            if record is not None and self.is_alive(record, max(remaining, 0.1)):
                 return self.launch_url(record, start)
-            log.info("Replacing the stale instance file %s", self.path)
-        return None
+            if self.claim():  # it ended meanwhile: this launch takes over
+                return None
+            if time.monotonic() >= deadline:
+                raise InstanceBusy(
+                    f"{self.app_id} is running but did not answer within "
+                    f"{self.wait_seconds:.0f} s; not starting a second copy."
+                )
+            time.sleep(0.1)
 
     def acquire(self, server: Server) -> None:
         """Record ``server`` (bound) as the running instance, and make it answer
-        the liveness probe (this wraps ``server.handler``). OSError if the
+        the liveness probe (this wraps ``server.handler``). Takes the lock if
+        not held yet: InstanceBusy if another process holds it. With a launch
+        token, gives the server its :class:`LaunchPolicy`. OSError if the
         record cannot be written."""
         assert server.policy is not None, "bind() first"
-        self._lock(self.wait_seconds)
-        try:
-            record = {
-                "kali_instance": 1,
-                "app_id": self.app_id,
-                "pid": os.getpid(),
-                "scheme": server.scheme,
-                "host": server.host,
-                "port": server.port,
-                "secret": self.secret,
-                "token": server.policy.token,
-                "url": server.launch_url(""),
-            }
-            self._write(json.dumps(record, indent=1))
-            self.acquired = True
-        finally:
-            self._unlock()
+        if not self.claim():
+            raise InstanceBusy(f"another process runs {self.app_id}")
+        policy = protect_launch(server)
+        old = self.read_record()
+        if old is not None and old["secret"] != self.secret:
+            log.info("Replacing the stale instance file %s", self.path)
+        record = {
+            "kali_instance": 1,
+            "app_id": self.app_id,
+            "pid": os.getpid(),
+            "scheme": server.scheme,
+            "host": server.host,
+            "port": server.port,
+            "secret": self.secret,
+            "launch_key": None if policy is None else policy.key.hex(),
+            "url": server.url,
+        }
+        self._write(json.dumps(record, indent=1))
+        self.port = server.port
+        self.acquired = True
         server.handler = self.wrap(server.handler)
         server.log.info("Running as %s (%s)", self.app_id, self.path)
 
+    def retire(self) -> None:
+        """Remove the record if it is still this instance's, and the launch
+        files left for the browser; keep the lock."""
+        if not self.acquired:
+            return
+        record = self.read_record()
+        if record is not None and record["secret"] == self.secret:
+            _remove(self.path)
+        for leftover in self.folder.glob(LAUNCH_FILE_PATTERN):
+            _remove(leftover)
+        self.acquired = False
+
     def release(self) -> None:
-        """Remove the record if it is still this instance's; drop the mutex."""
-        if self.acquired:
-            self._lock(min(self.wait_seconds, 2.0))
-            record = self.read_record()
-            if record is not None and record["secret"] == self.secret:
-                try:
-                    os.remove(self.path)
-                except OSError:
-                    pass
-            self.acquired = False
-        self._unlock()
+        """:meth:`retire`, then give the lock up (a later launch may serve)."""
+        self.retire()
+        if self._held is not None:
+            fd, self._held = self._held, None
+            _unlock_and_close(fd)
 
     def _write(self, text: str) -> None:
         """Replace the record atomically: a reader sees the old or the new one."""
@@ -392,10 +608,7 @@ class InstanceLock:
                         raise
                     time.sleep(0.05)
         except BaseException:
-            try:
-                os.remove(temporary)
-            except OSError:
-                pass
+            _remove(temporary)
             raise
 
     def wrap(self, handler: Handler) -> Handler:
@@ -408,7 +621,7 @@ class InstanceLock:
             if request.command not in ("GET", "HEAD") or not 16 <= len(nonce) <= 128:
                 return Response.error_page(400, "Not a valid instance check.")
             return Response(
-                _proof(self.secret, nonce),
+                _proof(self.secret, nonce, self.port),
                 headers={
                     "content-type": "text/plain; charset=utf-8",
                     "cache-control": "no-store",
@@ -421,5 +634,16 @@ class InstanceLock:
         return f"<InstanceLock {self.app_id!r}>"
 
 
-def _proof(secret: str, nonce: str) -> str:
-    return hmac.new(secret.encode(), nonce.encode(), hashlib.sha256).hexdigest()
+def _proof(secret: str, nonce: str, port: int) -> str:
+    return _mac(secret.encode("utf-8"), "instance", nonce, port)
+
+
+def _is_hex(text: str) -> bool:
+    return all(character in "0123456789abcdef" for character in text)
+
+
+def _remove(path: str | os.PathLike[str]) -> None:
+    try:
+        os.remove(path)
+    except OSError:
+        pass

@@ -18,8 +18,17 @@ The server stops once no page is open and nothing has been asked of it for
 comes a moment after the bye. Any request restarts the clock, so a slow page
 (served long after the bye of the page that linked to it) never makes it
 quit. A page that stops pinging without a bye (the browser was killed) counts
-as closed after ``page_timeout_seconds``; before the first request, the
-browser gets that long to start.
+as closed after ``page_timeout_seconds``.
+
+Before the first ping the app is *waiting for a page*: the browser gets
+``page_timeout_seconds`` to start and show it, and only a ping ends that
+wait (a page served restarts it; a second launch's liveness probe, which
+sends a browser here, does too). Other requests do not end it.
+
+Time is counted while the loop is free: the ticker runs at least every
+second while the loop waits, so a longer gap between two things the watcher
+sees (``BUSY_GAP_SECONDS``) means the loop was busy (a long send, a slow
+handler) and no page could ping; that gap is not counted against any page.
 
 Everything runs on the server thread: the wrapper runs inside requests, and
 the check is a ``Server.every`` ticker between them. Nothing here is used
@@ -68,6 +77,12 @@ DEFAULT_GRACE_SECONDS = 15.0
 #: for five minutes, in case the worker cannot be used. Also the time the
 #: browser gets to show the first page.
 DEFAULT_PAGE_TIMEOUT_SECONDS = 90.0
+#: A gap this long between two things the watcher sees (requests, ticks) means
+#: the loop was busy: its ticker runs at least every second while it waits.
+BUSY_GAP_SECONDS = 5.0
+#: The liveness probe of a second launch (see ``kali.desktop``): a browser
+#: tab is on its way.
+LAUNCH_PROBE_PATH = "/__kali__/instance"
 #: Pages are tracked by a random id; a misbehaving client cannot grow the table
 #: past this (the oldest entry goes first).
 MAX_PAGES = 256
@@ -207,10 +222,10 @@ class PageWatcher:
 
     ``wrap(handler)`` gives the handler to serve: it answers kali's
     ``/__kali__/`` page endpoints, adds the script to HTML pages and notes
-    every request. ``is_idle()`` is the check a ticker runs between requests.
-    ``clock`` (seconds, monotonic) is replaceable for tests. Raises ValueError
-    for a grace that is not positive or a page timeout not above
-    ``2 * PING_SECONDS``.
+    every request. ``why_idle()`` (or ``is_idle()``) is the check a ticker
+    runs about every second between requests. ``clock`` (seconds,
+    monotonic) is replaceable for tests. Raises ValueError for a grace that
+    is not positive or a page timeout not above ``2 * PING_SECONDS``.
     """
 
     def __init__(
@@ -227,26 +242,50 @@ class PageWatcher:
         self.grace_seconds = float(grace_seconds)
         self.page_timeout_seconds = float(page_timeout_seconds)
         self.clock = clock
-        self.started = clock()
+        self._last_seen = clock()
+        #: Time the loop spent busy (gaps over BUSY_GAP_SECONDS), not counted.
+        self.busy_seconds = 0.0
+        # All times below are on the free-loop clock of _now().
+        self.started = self._now()
         #: Open pages: id -> when it was last heard of.
         self.pages: dict[str, float] = {}
         #: When the last request of any kind was answered (None: none yet).
         self.last_request: float | None = None
+        #: Since when a browser is expected to show a page (None: a page has
+        #: pinged since): the start, a page served, a second launch's probe.
+        self.waiting_since: float | None = self.started
+
+    def _now(self) -> float:
+        """The clock, less the time the loop was busy."""
+        now = self.clock()
+        gap = now - self._last_seen
+        self._last_seen = now
+        if gap > BUSY_GAP_SECONDS:
+            self.busy_seconds += gap
+        return now - self.busy_seconds
 
     def wrap(self, handler: Handler) -> Handler:
         """``handler`` behind the page endpoints and the script injection."""
 
         def watched(request: Request) -> Response | Body:
+            self._now()  # the wait for this request: free or busy
+            path = request.url.path
+            is_page = False
             try:
-                if request.url.path.startswith(KALI_PREFIX):
+                if path.startswith(KALI_PREFIX):
                     answer = self.answer(request)
                     if answer is not None:
                         return answer
+                    if path == LAUNCH_PROBE_PATH:  # a new tab is on its way
+                        self.waiting_since = self._now()
                 result = handler(request)
                 response = result if isinstance(result, Response) else Response(result)
+                is_page = is_navigation(request) and _is_page(response)
                 return add_page_script(response, request)
             finally:
-                self.last_request = self.clock()
+                now = self.last_request = self._now()
+                if is_page and self.waiting_since is not None:
+                    self.waiting_since = now  # a tab is loading: give it time
 
         return watched
 
@@ -286,6 +325,7 @@ class PageWatcher:
         page = request.body[:100].decode("ascii", "replace").strip()
         if not _PAGE_ID.fullmatch(page):
             return Response.error_page(400, "Expected a page id.")
+        self.waiting_since = None  # a page has said hello
         if path.endswith("/bye"):
             self.pages.pop(page, None)
         else:
@@ -295,22 +335,36 @@ class PageWatcher:
     def note_alive(self, page: str) -> None:
         if page not in self.pages and len(self.pages) >= MAX_PAGES:
             del self.pages[min(self.pages, key=self.pages.__getitem__)]
-        self.pages[page] = self.clock()
+        self.pages[page] = self._now()
 
-    def is_idle(self) -> bool:
-        """True when no page is open and the grace period has passed.
+    def why_idle(self) -> str | None:
+        """Why the server should stop now (a message saying for how long
+        nothing was open), or None while a page is open or expected.
 
         Forgets pages silent for longer than the page timeout.
         """
-        now = self.clock()
+        now = self._now()
         for page, seen in list(self.pages.items()):
             if now - seen > self.page_timeout_seconds:
                 del self.pages[page]
         if self.pages:
-            return False
-        if self.last_request is None:
-            return now - self.started > self.page_timeout_seconds
-        return now - self.last_request > self.grace_seconds
+            return None
+        if self.waiting_since is not None:
+            waited = now - self.waiting_since
+            if waited <= self.page_timeout_seconds:
+                return None
+            return (
+                f"No page of the app was opened in {waited:.0f} s"
+                " (KALI_KEEP_RUNNING=1 keeps it serving); quitting."
+            )
+        quiet = now - (self.started if self.last_request is None else self.last_request)
+        if quiet <= self.grace_seconds:
+            return None
+        return f"No page has been open for {quiet:.0f} s; quitting."
+
+    def is_idle(self) -> bool:
+        """True when no page is open and none is expected any more."""
+        return self.why_idle() is not None
 
 
 def watch_pages(
@@ -335,10 +389,9 @@ def watch_pages(
     server.error_page = watcher.wrap_error_page(server.error_page)
 
     def check() -> None:
-        if watcher.is_idle():
-            server.log.info(
-                "No page has been open for %.0f s; quitting.", watcher.grace_seconds
-            )
+        reason = watcher.why_idle()
+        if reason is not None:
+            server.log.info("%s", reason)
             server.stop()
 
     server.every(min(1.0, watcher.grace_seconds / 4), check)

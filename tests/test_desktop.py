@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import logging
 import os
 import re
 import socket
@@ -20,6 +21,7 @@ import sys
 import threading
 import time
 import urllib.parse
+import urllib.request
 from contextlib import closing
 from pathlib import Path
 
@@ -29,6 +31,7 @@ import kali.pagewatch as pagewatch
 from examples import load_example
 from kali import HTTPError, Response, serve_http
 from kali.desktop import (
+    InstanceBusy,
     InstanceLock,
     check_app_name,
     data_folder,
@@ -200,14 +203,22 @@ def test_a_live_instance_is_found_with_its_url(user_dirs, kali_server):
     assert InstanceLock("notes").running_launch_url() is None
 
 
-def test_the_probe_passes_the_launch_token(user_dirs, kali_server):
+def test_a_second_launch_gets_a_one_time_code_not_the_secret(user_dirs, kali_server):
     first = InstanceLock("notes")
     first.running_launch_url()
     server = kali_server(page_app, token=True)
     first.acquire(server)
-    url = InstanceLock("notes").running_launch_url("/x")
-    assert url == server.launch_url("/x")
-    assert "kali-token=" in url
+    secret = server.policy.secret
+    second = InstanceLock("notes")
+    url = second.running_launch_url("/x")
+    assert url.startswith(f"{server.url}x?kali-token=") and secret not in url
+    assert secret not in first.path.read_text(encoding="utf-8")
+    parts = urllib.parse.urlsplit(url)
+    target = f"{parts.path}?{parts.query}"
+    status, _body = raw_get(server.port, target)
+    assert status == 200  # the entry page, which sets the cookie
+    assert raw_get(server.port, target)[0] == 403  # used once: worth nothing now
+    second.release()
     first.release()
 
 
@@ -225,23 +236,40 @@ def test_a_record_left_by_a_crash_is_stale_and_replaced(user_dirs, kali_server):
 
 def test_another_program_on_the_recorded_port_is_not_kali(user_dirs, kali_server):
     impostor = kali_server(lambda request: Response.plain_text("0" * 64))
-    lock = InstanceLock("notes")
-    lock.folder  # noqa: B018
+    holder = InstanceLock("notes")
+    assert holder.claim()  # running (or starting), its record not written yet
+    lock = InstanceLock("notes", wait_seconds=0.5)
     write_record(lock, port=impostor.port)
-    assert lock.running_launch_url() is None
+    with pytest.raises(InstanceBusy):
+        lock.running_launch_url()
     lock.release()
+    holder.release()
 
 
 def test_a_kali_instance_with_another_secret_is_not_this_one(user_dirs, kali_server):
     other = InstanceLock("other", folder=user_dirs["XDG_RUNTIME_DIR"] / "x")
     server = kali_server(page_app)
     other.acquire(server)
+    holder = InstanceLock("notes")
+    assert holder.claim()
+    lock = InstanceLock("notes", wait_seconds=0.5)
+    write_record(lock, port=server.port)  # right port, wrong secret
+    with pytest.raises(InstanceBusy):
+        lock.running_launch_url()
+    lock.release()
+    holder.release()
+    other.release()
+
+
+def test_with_the_lock_free_a_record_is_stale_without_asking(user_dirs, kali_server):
+    seen = []
+    impostor = kali_server(lambda request: seen.append(request.url.path) or "x")
     lock = InstanceLock("notes")
     lock.folder  # noqa: B018
-    write_record(lock, port=server.port)  # right port, wrong secret
-    assert lock.running_launch_url() is None
+    write_record(lock, port=impostor.port)
+    assert lock.running_launch_url() is None and lock.is_held
+    assert seen == []
     lock.release()
-    other.release()
 
 
 @pytest.mark.parametrize(
@@ -266,7 +294,7 @@ def test_release_keeps_a_record_that_is_no_longer_ours(user_dirs, kali_server):
 
 def test_simultaneous_launches_wait_for_each_other(user_dirs, kali_server):
     first = InstanceLock("notes")
-    assert first.running_launch_url() is None  # holds the launch mutex
+    assert first.running_launch_url() is None  # holds the lock
     found = []
     second = InstanceLock("notes")
     waiter = threading.Thread(target=lambda: found.append(second.running_launch_url()))
@@ -280,13 +308,15 @@ def test_simultaneous_launches_wait_for_each_other(user_dirs, kali_server):
     first.release()
 
 
-def test_a_launch_gives_up_waiting_for_a_stuck_one(user_dirs, caplog):
+def test_a_launch_gives_up_waiting_for_a_stuck_one_but_does_not_serve(user_dirs):
     first = InstanceLock("notes")
     first.running_launch_url()
     second = InstanceLock("notes", wait_seconds=0.2)
-    assert second.running_launch_url() is None
-    assert "holds its lock" in caplog.text
+    with pytest.raises(InstanceBusy, match="did not answer"):
+        second.running_launch_url()
+    assert not second.is_held
     first.release()
+    assert second.running_launch_url() is None  # now it may
     second.release()
 
 
@@ -299,6 +329,7 @@ def test_the_probe_endpoint_answers_only_a_proper_nonce(user_dirs):
     assert client.post("/__kali__/instance?nonce=" + "a" * 32).status == 400
     answer = client.get("/__kali__/instance?nonce=" + "a" * 32)
     assert answer.status == 200 and re.fullmatch("[0-9a-f]{64}", answer.text)
+    assert lock.secret not in answer.text
     assert answer.headers["cache-control"] == "no-store"
 
 
@@ -311,6 +342,17 @@ class Clock:
 
     def __call__(self):
         return self.now
+
+
+def advance(watcher, clock, seconds, step=1.0):
+    """Let ``seconds`` pass on a free loop, its ticker checking every
+    ``step``; whether the watcher is idle at the end."""
+    end = clock.now + seconds
+    while clock.now + step < end:
+        clock.now += step
+        watcher.is_idle()
+    clock.now = end
+    return watcher.is_idle()
 
 
 def watched(app=page_app, grace=10.0, timeout=60.0):
@@ -466,14 +508,11 @@ def test_a_closed_page_stops_the_server_after_the_grace_period():
     client.get("/")
     ping(client)
     for _ in range(20):  # a minute and a half of pings: open all along
-        clock.now += 5
+        assert not advance(watcher, clock, 5)
         ping(client)
-        assert not watcher.is_idle()
     ping(client, what="bye")
-    clock.now += 9.9
-    assert not watcher.is_idle()
-    clock.now += 0.2
-    assert watcher.is_idle()
+    assert not advance(watcher, clock, 9.9)
+    assert advance(watcher, clock, 0.2)
 
 
 def test_a_reload_or_a_click_within_the_grace_period_keeps_it():
@@ -485,8 +524,7 @@ def test_a_reload_or_a_click_within_the_grace_period_keeps_it():
     client.get("/")  # the next page arrives
     clock.now += 0.5
     ping(client, "second")
-    clock.now += 30
-    assert not watcher.is_idle()  # 'second' pinged 30 s ago: still open
+    assert not advance(watcher, clock, 30)  # 'second' pinged 30 s ago: still open
     assert set(watcher.pages) == {"second"}
 
 
@@ -502,8 +540,7 @@ def test_a_slow_page_keeps_it():
     ping(client, "first", "bye")  # the click on a link to the slow page
     client.get("/slow")
     assert not watcher.is_idle()
-    clock.now += 10.5
-    assert watcher.is_idle()  # ...but its script never said hello
+    assert advance(watcher, clock, 10.5)  # ...but its script never said hello
 
 
 def test_one_of_two_pages_closing_keeps_it():
@@ -511,26 +548,21 @@ def test_one_of_two_pages_closing_keeps_it():
     ping(client, "a")
     ping(client, "b")
     ping(client, "a", "bye")
-    clock.now += 30
-    assert not watcher.is_idle()
+    assert not advance(watcher, clock, 30)
 
 
 def test_a_page_silent_past_the_timeout_is_gone():
     watcher, clock, client = watched(grace=10, timeout=60)
     ping(client)
-    clock.now += 59
-    assert not watcher.is_idle()
-    clock.now += 2
-    assert watcher.is_idle()
+    assert not advance(watcher, clock, 59)
+    assert advance(watcher, clock, 2)
     assert watcher.pages == {}
 
 
 def test_the_browser_gets_the_page_timeout_to_show_the_first_page():
     watcher, clock, client = watched(grace=10, timeout=60)
-    clock.now += 59
-    assert not watcher.is_idle()
-    clock.now += 2
-    assert watcher.is_idle()
+    assert not advance(watcher, clock, 59)
+    assert advance(watcher, clock, 2)
 
 
 def test_the_page_table_is_bounded():
@@ -772,6 +804,17 @@ def launcher(tmp_path):
     runner.close()
 
 
+def raw_get(port, target, headers=None):
+    """``(status, body)`` of a GET of ``target`` on 127.0.0.1:``port``."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    try:
+        connection.request("GET", target, headers=headers or {})
+        answer = connection.getresponse()
+        return answer.status, answer.read().decode()
+    finally:
+        connection.close()
+
+
 def get(url):
     parts = urllib.parse.urlsplit(url)
     assert parts.hostname == "127.0.0.1"
@@ -879,24 +922,63 @@ def test_the_launcher_demo_keeps_notes_in_its_database(tmp_path):
 # -- kali.launch: the browser is opened from above the loop ---------------------
 
 
-def test_open_browser_opens_the_launch_url_with_the_token(monkeypatch):
+def test_a_url_with_a_secret_goes_to_the_browser_in_a_private_file(
+    monkeypatch, tmp_path, caplog
+):
     import kali.launch
     from kali.server import Server
 
+    caplog.set_level(logging.INFO, "kali")
     opened = []
     monkeypatch.setattr(kali.launch.webbrowser, "open", opened.append)
     server = Server(lambda request: ["x"], port=0, token="s3cret")
     server.bind()
     try:
-        kali.launch.launch_browser(server.launch_url("notes?a=1"), background=False)
-        assert opened == [f"{server.url}notes?a=1&kali-token=s3cret"]
+        url = server.launch_url("notes?a=1")
+        kali.launch.launch_browser(url, background=False, folder=tmp_path)
+        [opened_url] = opened
+        assert opened_url.startswith("file:") and "s3cret" not in opened_url
+        [launch_file] = tmp_path.iterdir()
+        assert opened_url == launch_file.as_uri()
+        if os.name == "posix":
+            assert stat.S_IMODE(launch_file.stat().st_mode) == 0o600
+        page = launch_file.read_text(encoding="utf-8")
+        assert 'content="0;url=' + url.replace("&", "&amp;") in page
+        assert "s3cret" not in caplog.text
+        assert f"Opening {server.url}notes?a=1&kali-token=REDACTED" in caplog.text
         kali.launch.open_browser(server, "/")  # in a thread: wait for it
         deadline = time.monotonic() + 10
         while len(opened) < 2 and time.monotonic() < deadline:
             time.sleep(0.01)
-        assert opened[1] == f"{server.url}?kali-token=s3cret"
+        assert opened[1].startswith("file:") and "s3cret" not in opened[1]
+        private = Path(
+            urllib.request.url2pathname(urllib.parse.urlsplit(opened[1]).path)
+        )
+        assert "kali-token=s3cret" in private.read_text(encoding="utf-8")
+        if os.name == "posix":
+            assert stat.S_IMODE(private.parent.stat().st_mode) == 0o700
     finally:
         server.close()
+
+
+def test_kali_launch_file_0_gives_the_browser_the_one_time_url(monkeypatch, tmp_path):
+    import kali.launch
+
+    opened = []
+    monkeypatch.setattr(kali.launch.webbrowser, "open", opened.append)
+    monkeypatch.setenv("KALI_LAUNCH_FILE", "0")
+    url = "http://127.0.0.1:1/?kali-token=" + "a" * 64
+    kali.launch.launch_browser(url, background=False, folder=tmp_path)
+    assert opened == [url] and list(tmp_path.iterdir()) == []
+
+
+def test_a_url_without_a_secret_goes_to_the_browser_as_it_is(monkeypatch, caplog):
+    import kali.launch
+
+    opened = []
+    monkeypatch.setattr(kali.launch.webbrowser, "open", opened.append)
+    kali.launch.launch_browser("http://127.0.0.1:1/a?b=c", background=False)
+    assert opened == ["http://127.0.0.1:1/a?b=c"]
 
 
 def test_a_browser_that_fails_is_only_logged(monkeypatch, caplog):

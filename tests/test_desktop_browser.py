@@ -194,3 +194,25 @@ def test_it_serves_while_another_tab_is_open(watched, tabs):
     assert second.text("h1") == "other"
     closed = tabs.close(second)
     assert watched.seconds_to_quit(closed) <= QUIT_WITHIN
+
+
+def test_the_launch_file_opens_the_app_with_a_one_time_code(
+    watched_app, tabs, tmp_path
+):
+    from kali.launch import write_launch_file
+
+    watched = watched_app(token=True)
+    url = watched.server.launch_url("other?x=1")
+    launch_file = write_launch_file(url, tmp_path)
+    tab = tabs.open()
+    tab.goto(launch_file.as_uri())
+    assert tab.wait_for("document.querySelector('h1') && location.href") == (
+        watched.url + "other?x=1"  # the code is gone from the address bar
+    )
+    assert tab.text("h1") == "other"
+    tab.reload()  # the SameSite=Strict cookie came with the move from the file
+    assert tab.text("h1") == "other"
+    other = tabs.open()  # another browser profile: the used code is worth nothing
+    other.goto(url)
+    assert "used already" in other.text("body")
+    assert watched.paths.count("/other") == 2

@@ -15,7 +15,15 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SIMPLE = ["intro", "static_content", "simple_task_list", "contacts_form", "wsgi_demo"]
+SIMPLE = [
+    "intro",
+    "static_content",
+    "simple_task_list",
+    "contacts_form",
+    "guard",
+    "jobs_demo",
+    "wsgi_demo",
+]
 
 
 def start(name: str, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen:
