@@ -362,6 +362,14 @@ class PageWatcher:
             return None
         return f"No page has been open for {quiet:.0f} s; quitting."
 
+    def hold(self) -> None:
+        """The app is busy with work off the loop (a job): not idle now, and
+        the grace period, or the wait for a first page, starts again."""
+        now = self._now()
+        self.last_request = now
+        if self.waiting_since is not None:
+            self.waiting_since = now
+
     def is_idle(self) -> bool:
         """True when no page is open and none is expected any more."""
         return self.why_idle() is not None
@@ -389,6 +397,9 @@ def watch_pages(
     server.error_page = watcher.wrap_error_page(server.error_page)
 
     def check() -> None:
+        if server.is_busy():  # a job runs: the tab may come back for it
+            watcher.hold()
+            return
         reason = watcher.why_idle()
         if reason is not None:
             server.log.info("%s", reason)

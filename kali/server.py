@@ -119,6 +119,7 @@ class Server:
         # periodic work (every): both run between requests, never during one.
         self._tasks: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
         self._tickers: list[_Ticker] = []
+        self._busy_checks: list[Callable[[], bool]] = []
         self._poke_addresses: set[Any] = set()
 
     # -- the app, as the pipeline runs it ---------------------------------------
@@ -232,6 +233,24 @@ class Server:
         self._tasks.put(function)
         if threading.current_thread() is not self._thread:
             self._wake()
+
+    def add_busy_check(self, check: Callable[[], bool]) -> None:
+        """Count the app as busy while ``check()`` is true (work that runs
+        off the loop, such as :mod:`kali.jobs`): ``quit_when_closed`` does
+        not stop a busy app. Called on the server thread between requests."""
+        self._busy_checks.append(check)
+
+    def is_busy(self) -> bool:
+        """True while any check given to :meth:`add_busy_check` says so (a
+        check that raises is logged and counts as busy)."""
+        for check in self._busy_checks:
+            try:
+                if check():
+                    return True
+            except Exception:
+                self.log.exception("A busy check failed")
+                return True
+        return False
 
     def every(self, seconds: float, function: Callable[[], None]) -> None:
         """Run ``function()`` on the server thread about every ``seconds``,

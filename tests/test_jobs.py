@@ -769,3 +769,39 @@ def test_the_demo_as_a_user_runs_it_with_a_process_job(tmp_path):
     assert process.returncode == 0, errors
     assert "Traceback" not in errors, errors
     assert list(tmp_path.iterdir()) == []  # the temporary folder is gone
+
+
+def wait_for(progress: Progress, event: threading.Event) -> str:
+    while not event.wait(0.01):
+        progress.check()
+    return "done"
+
+
+def test_quit_when_closed_waits_for_a_running_job():
+    from kali.pagewatch import watch_pages
+    from kali.server import Server
+
+    release = threading.Event()
+    with Jobs() as jobs:
+        app = Router()
+        jobs.mount(app)
+        server = Server(app, address="127.0.0.1", port=0)
+        server.bind()
+        watcher = watch_pages(server, grace_seconds=0.3)
+        jobs.attach(server)
+        watcher.waiting_since = None  # as if its page had been open and closed
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        try:
+            job = jobs.start(wait_for, release)
+            assert server.is_busy()
+            thread.join(2.0)  # many grace periods: the job holds it open
+            assert thread.is_alive() and job.state == "running"
+            release.set()
+            thread.join(10.0)  # the job ends, then one grace period
+            assert not thread.is_alive() and job.state == "done"
+            assert not server.is_busy()
+        finally:
+            release.set()
+            server.stop()
+            thread.join(10)

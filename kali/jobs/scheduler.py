@@ -176,6 +176,9 @@ class Jobs:
         if not callable(getattr(loop, "call_soon", None)):
             raise TypeError("attach() needs the server (something with call_soon)")
         self._loop = loop
+        register = getattr(loop, "add_busy_check", None)
+        if callable(register):  # quit_when_closed waits for running jobs
+            register(self.is_busy)
 
     def mount(self, router: Router) -> None:
         """Serve the job pages under :attr:`prefix` of ``router``."""
