@@ -324,7 +324,7 @@ def serve_http(
     try:
         launch_folder = None
         if server.policy is not None and server.policy.token is not None:
-            from .desktop import protect_launch
+            from .launchtoken import protect_launch
 
             protect_launch(server)
             launch_folder = tempfile.mkdtemp(prefix="kali-launch-")  # mode 0700

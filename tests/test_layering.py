@@ -94,7 +94,18 @@ LAYERS: list[tuple[str, set[str]]] = [
     ("loop", {"server", "connection"}),
     ("outside", {"wsgi.application", "wsgi.handler"}),
     # kali.wsgi's face offers serve_wsgi, which is serve_http.
-    ("launch", {"launch", "desktop", "pagewatch", "console", "__main__", "wsgi"}),
+    (
+        "launch",
+        {
+            "launch",
+            "launchtoken",
+            "desktop",
+            "pagewatch",
+            "console",
+            "__main__",
+            "wsgi",
+        },
+    ),
     ("package face", {"__init__", "implementation"}),
 ]
 
