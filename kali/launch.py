@@ -28,13 +28,11 @@ import errno
 import html
 import logging
 import os
-import secrets
 import shutil
 import signal
 import sys
 import tempfile
 import threading
-import webbrowser
 from collections.abc import Callable, Iterable
 from functools import partial
 from pathlib import Path
@@ -104,6 +102,8 @@ def write_launch_file(url: str, folder: str | os.PathLike[str]) -> Path:
     """Write a page that sends the browser to ``url`` into ``folder``,
     readable only by the user (mode 0600 where there are modes; on Windows
     the folder's access list decides); its path. OSError if it cannot."""
+    import secrets  # on first use: it pulls in hashlib
+
     path = Path(folder) / f"open-{secrets.token_hex(8)}.html"
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
     flags |= getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
@@ -154,6 +154,8 @@ def launch_browser(
     logger.info("Opening %s", redact(url))
 
     def launch() -> None:
+        import webbrowser  # on first use: it is slow to import
+
         target = redact(url)
         try:
             target = _launch_target(url, folder)

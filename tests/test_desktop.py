@@ -22,6 +22,7 @@ import threading
 import time
 import urllib.parse
 import urllib.request
+import webbrowser
 from contextlib import closing
 from pathlib import Path
 
@@ -930,7 +931,7 @@ def test_a_url_with_a_secret_goes_to_the_browser_in_a_private_file(
 
     caplog.set_level(logging.INFO, "kali")
     opened = []
-    monkeypatch.setattr(kali.launch.webbrowser, "open", opened.append)
+    monkeypatch.setattr(webbrowser, "open", opened.append)
     server = Server(lambda request: ["x"], port=0, token="s3cret")
     server.bind()
     try:
@@ -965,7 +966,7 @@ def test_kali_launch_file_0_gives_the_browser_the_one_time_url(monkeypatch, tmp_
     import kali.launch
 
     opened = []
-    monkeypatch.setattr(kali.launch.webbrowser, "open", opened.append)
+    monkeypatch.setattr(webbrowser, "open", opened.append)
     monkeypatch.setenv("KALI_LAUNCH_FILE", "0")
     url = "http://127.0.0.1:1/?kali-token=" + "a" * 64
     kali.launch.launch_browser(url, background=False, folder=tmp_path)
@@ -976,7 +977,7 @@ def test_a_url_without_a_secret_goes_to_the_browser_as_it_is(monkeypatch, caplog
     import kali.launch
 
     opened = []
-    monkeypatch.setattr(kali.launch.webbrowser, "open", opened.append)
+    monkeypatch.setattr(webbrowser, "open", opened.append)
     kali.launch.launch_browser("http://127.0.0.1:1/a?b=c", background=False)
     assert opened == ["http://127.0.0.1:1/a?b=c"]
 
@@ -987,9 +988,9 @@ def test_a_browser_that_fails_is_only_logged(monkeypatch, caplog):
     def broken(url):
         raise RuntimeError("no display")
 
-    monkeypatch.setattr(kali.launch.webbrowser, "open", broken)
+    monkeypatch.setattr(webbrowser, "open", broken)
     kali.launch.launch_browser("http://127.0.0.1:1/", background=False)
     assert "Could not open a browser" in caplog.text
-    monkeypatch.setattr(kali.launch.webbrowser, "open", lambda url: False)
+    monkeypatch.setattr(webbrowser, "open", lambda url: False)
     kali.launch.launch_browser("http://127.0.0.1:1/", background=False)
     assert "No browser found" in caplog.text
