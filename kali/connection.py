@@ -44,7 +44,7 @@ from typing import IO, TYPE_CHECKING, Any, Protocol
 from .accesslog import access_line
 from .errors import ProtocolError
 from .handling import Pipeline, build_request
-from .protocol import HeadParser, Limits, RequestHead, plain_head
+from .protocol import ChunkedDecoder, HeadParser, Limits, RequestHead, plain_head
 from .request import Request
 from .response import Response
 from .security import SecurityPolicy
@@ -204,9 +204,13 @@ class ClientReader:
         return head
 
     def read_body(self, head: RequestHead) -> bytes | IO[bytes]:
-        """The declared body, read to exactly its length: each wait at most
-        ``body_gap``, and all of them within the grace period plus the bytes
-        received at the minimum rate (408 past either)."""
+        """The declared body, read to exactly its length (or to the end of
+        its chunked framing): each wait at most ``body_gap``, and all of them
+        within the grace period plus the bytes received at the minimum rate
+        (408 past either). A body bigger than ``max_form_memory_bytes`` is
+        spooled to a temporary file."""
+        if head.chunked:
+            return self._read_chunked()
         length = head.content_length
         if len(self.trailing) > length:
             self.overflowed = True  # the client sent more than it announced
@@ -240,31 +244,74 @@ class ClientReader:
     ) -> None:
         """Receive the rest of a ``length`` byte body (``pace.moved`` of it
         came with the head) into a buffer or a spool."""
-        gap = self.timeouts.body_gap
         write = into.extend if isinstance(into, bytearray) else into.write
         got = pace.moved
-        clock = time.monotonic
         while got < length:
-            wait = pace.allowance(gap)
-            if wait <= 0:
-                raise self._late("The request body came too slowly.")
-            begun = clock()
-            try:
-                data = self._recv(wait)
-            except socket.timeout:
-                raise self._late(
-                    "The request body took too long."
-                    if wait >= gap
-                    else "The request body came too slowly."
-                ) from None
-            if not data:
-                raise ClientClosed
+            data = self._receive_more(pace)
             if len(data) > length - got:
                 self.overflowed = True
                 data = data[: length - got]
             got += len(data)
-            pace.record(len(data), clock() - begun)
             write(data)
+
+    def _receive_more(self, pace: Pace) -> bytes:
+        """The next bytes of a body, waiting at most ``body_gap`` and no
+        longer than ``pace`` allows (408 past either); ClientClosed at EOF."""
+        gap = self.timeouts.body_gap
+        wait = pace.allowance(gap)
+        if wait <= 0:
+            raise self._late("The request body came too slowly.")
+        begun = time.monotonic()
+        try:
+            data = self._recv(wait)
+        except socket.timeout:
+            raise self._late(
+                "The request body took too long."
+                if wait >= gap
+                else "The request body came too slowly."
+            ) from None
+        if not data:
+            raise ClientClosed
+        pace.record(len(data), time.monotonic() - begun)
+        return data
+
+    def _read_chunked(self) -> bytes | IO[bytes]:
+        """A ``Transfer-Encoding: chunked`` body, decoded as it arrives under
+        the same time bounds and size limit as a sized one (413 as soon as a
+        chunk would take it past ``max_body_bytes``), spooled to a temporary
+        file once it passes ``max_form_memory_bytes``."""
+        timeouts = self.timeouts
+        pace = Pace(timeouts.body_grace, timeouts.body_min_bytes_per_second)
+        decoder = ChunkedDecoder(self.limits)
+        memory_bytes = self.limits.max_form_memory_bytes
+        buffer = bytearray()
+        spool: IO[bytes] | None = None
+        data = self.trailing
+        pace.moved = len(data)
+        try:
+            while True:
+                piece = decoder.feed(data)
+                if spool is not None:
+                    spool.write(piece)
+                else:
+                    buffer += piece
+                    if len(buffer) > memory_bytes:
+                        spool = tempfile.SpooledTemporaryFile(max_size=memory_bytes)
+                        spool.write(buffer)
+                        buffer = bytearray()
+                if decoder.done:
+                    break
+                data = self._receive_more(pace)
+        except BaseException:
+            if spool is not None:
+                spool.close()
+            raise
+        if decoder.trailing:
+            self.overflowed = True  # the client sent more than its body
+        if spool is not None:
+            spool.seek(0)
+            return spool
+        return bytes(buffer)
 
     def read_request(self, **request_options: Any) -> Request:
         """Head and body as a Request (the 0.0.8 ``Request.from_reader`` path)."""
@@ -413,7 +460,10 @@ class Connection(ClientReader):
             answer = pipeline.handle(
                 head,
                 self._read_body
-                if head.content_length or self.trailing or head.expect_continue
+                if head.content_length
+                or self.trailing
+                or head.expect_continue
+                or head.chunked
                 else None,
                 owner.policy,
                 self.address,
@@ -445,7 +495,10 @@ class Connection(ClientReader):
         called once the security check has passed."""
         head = self._head
         assert head is not None
-        if head.expect_continue and len(self.trailing) < head.content_length:
+        if head.expect_continue and (
+            len(self.trailing) < head.content_length
+            or (head.chunked and not self.trailing)
+        ):
             self.client.settimeout(self.timeouts.send_stall)
             self.client.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
         return self.read_body(head)

@@ -5,10 +5,17 @@ server loop (``kali.connection``), the in-process test client
 (``kali.testing``) and the WSGI adapter (``kali.wsgi``). ``handle(head,
 read_body)`` does every step in order, once, for all of them:
 
-1. the security check (``kali.security``): a refusal is the answer;
+1. the security check (``kali.security``): a refusal is the answer. With
+   a :class:`~kali.security.CorsPolicy` in the options, an invited
+   origin's preflight is answered here (after the Host check alone), its
+   other requests are checked without their cross-site evidence (the Host
+   check and the token still apply), and every answer gets the CORS
+   headers (``Vary: Origin`` only, for anybody else);
 2. the body, read by the caller's ``read_body()`` only now, so a refused
    request never costs an upload;
-3. the Request, built from the head and the body;
+3. the Request, built from the head and the body (its form is parsed when
+   the handler first reads ``request.POST``: a 400 or 413 from there is
+   the handler's ProtocolError, so a WSGI app gets the body as sent);
 4. the handler, inside kali's one error boundary: an iolist becomes a
    Response, an ``HTTPError`` or ``ProtocolError`` its error page, any other
    exception a logged 500 (the traceback on the page only with ``debug``).
@@ -36,7 +43,7 @@ from .iolist import Body
 from .protocol import Limits
 from .request import Request
 from .response import Response
-from .security import SecurityPolicy
+from .security import CorsPolicy, SecurityPolicy
 
 Handler = Callable[[Request], Union[Response, Body]]
 #: ``error_page(request_or_None, status, message)`` renders an error page.
@@ -61,6 +68,8 @@ class AppOptions:
     error_page: ErrorPage | None = None
     #: Where failures and refusals are logged.
     logger: logging.Logger = log
+    #: The other origins a browser may call this app from (CORS); None: none.
+    cors: CorsPolicy | None = None
 
 
 def app_options(
@@ -69,13 +78,14 @@ def app_options(
     debug: bool = False,
     error_page: ErrorPage | None = None,
     logger: logging.Logger | None = None,
+    cors: CorsPolicy | None = None,
 ) -> AppOptions:
     """``options``, or one made of the keywords that public constructors keep
     (``Server``, ``to_wsgi``, ``Client``); TypeError when both are given."""
     if options is None:
-        return AppOptions(debug, error_page, logger or log)
-    if debug or error_page is not None or logger is not None:
-        raise TypeError("give options= or debug/error_page/logger, not both")
+        return AppOptions(debug, error_page, logger or log, cors)
+    if debug or error_page is not None or logger is not None or cors is not None:
+        raise TypeError("give options= or debug/error_page/logger/cors, not both")
     return options
 
 
@@ -203,9 +213,54 @@ class Pipeline:
         Never raises, except what ``read_body`` raises other than
         ProtocolError.
         """
+        cors = self.options.cors
+        if cors is not None:
+            return self._handle_cors(cors, head, read_body, policy, client_address)
+        return self._handle(head, read_body, policy, client_address, head.headers)
+
+    def _handle_cors(
+        self,
+        cors: CorsPolicy,
+        head: Head,
+        read_body: BodyReader | None,
+        policy: SecurityPolicy | None,
+        client_address: Any,
+    ) -> Answer:
+        """:meth:`handle` with the CORS steps (see the module docstring)."""
+        checked = head.headers
+        try:
+            origin = cors.invited_origin(head.headers)
+            if origin is not None:
+                if cors.is_preflight(head.method, head.headers):
+                    refusal = None
+                    if policy is not None:
+                        refusal = policy.check_host(head.target, head.headers)
+                    return Answer(refusal or cors.preflight(origin, head.headers))
+                checked = cors.without_cross_site_evidence(head.headers)
+        except Exception:
+            self.log.exception("The CORS check failed")
+            return Answer(Response.error_page(500, None))
+        answer = self._handle(head, read_body, policy, client_address, checked)
+        try:
+            cors.decorate(answer.response, origin)
+        except Exception:
+            self.log.exception("The CORS headers were refused")
+            answer.close()
+            return Answer(Response.error_page(500, None))
+        return answer
+
+    def _handle(
+        self,
+        head: Head,
+        read_body: BodyReader | None,
+        policy: SecurityPolicy | None,
+        client_address: Any,
+        checked_headers: Iterable[tuple[str, str]],
+    ) -> Answer:
+        """:meth:`handle`, the security check seeing ``checked_headers``."""
         try:
             if policy is not None:
-                refusal = policy.check(head.method, head.target, head.headers)
+                refusal = policy.check(head.method, head.target, checked_headers)
                 if refusal is not None:
                     return Answer(refusal)
         except Exception:

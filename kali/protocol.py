@@ -8,8 +8,9 @@ byte by byte without a network (the shape of h11's ``receive_data``).
 
 What it must not do:
 
-* read or frame the body (the server reads exactly ``content_length`` bytes,
-  starting with :attr:`HeadParser.trailing`);
+* read a body: the server reads exactly ``content_length`` bytes, or feeds
+  a chunked body through :class:`ChunkedDecoder`, starting with
+  :attr:`HeadParser.trailing`;
 * echo request bytes in error messages (they end up in a page and a log);
 * give a different answer depending on how the bytes were split into
   chunks. Every check is decided at a fixed byte position, in the order the
@@ -24,8 +25,12 @@ Decisions beyond RFC 9112, for a single-threaded localhost server:
 * The request-target must be origin-form (``/path?query``) or absolute-form
   with an ``http``/``https`` scheme. ``OPTIONS *`` (asterisk-form) is refused
   with 400 as well: a local app has no server-wide options to report.
-* ``Transfer-Encoding`` is refused with 501, so a request body is always
-  framed by ``Content-Length`` alone (RFC 9112 section 6.3).
+* A request body is framed by ``Content-Length`` or by
+  ``Transfer-Encoding: chunked`` alone, from an HTTP/1.1 client
+  (:class:`ChunkedDecoder` decodes it). Every ambiguous framing is refused
+  (RFC 9112 sections 6.1 and 6.3): both headers (400), a Transfer-Encoding
+  from an HTTP/1.0 client (400), chunked twice or not last (400), and any
+  other coding (501: kali decodes none).
 * Header names that would be confused with ``Content-Length`` or
   ``Transfer-Encoding`` once ``_`` and ``-`` are treated alike (CGI/WSGI
   environ keys do that) are refused with 400, as is a repeated
@@ -42,6 +47,7 @@ from .errors import ProtocolError
 
 __all__ = [
     "KNOWN_METHODS",
+    "ChunkedDecoder",
     "HeadParser",
     "HeaderFields",
     "Limits",
@@ -111,6 +117,9 @@ class RequestHead(NamedTuple):
     host: str | None
     #: ``Expect: 100-continue`` was sent (RFC 9110 section 10.1.1).
     expect_continue: bool
+    #: The body is framed by ``Transfer-Encoding: chunked`` (HTTP/1.1 only;
+    #: then ``content_length`` is 0): read it with :class:`ChunkedDecoder`.
+    chunked: bool = False
 
 
 _new_tuple = tuple.__new__
@@ -170,6 +179,8 @@ def url_origin(url: str) -> tuple[str, str] | None:
     if match is None or not is_valid_authority(match.group(2)):
         return None
     return match.group(1).lower(), match.group(2).lower()
+
+
 # Content-Length = 1*DIGIT; 18 digits always fit in a 64-bit integer.
 _CONTENT_LENGTH = re.compile(r"[0-9]{1,18}")
 #: The names _build_head looks at; names confused with Content-Length or
@@ -280,7 +291,8 @@ def _build_head(
     method, target, version = request_line
     host = length_text = None
     hosts = lengths = content_types = 0
-    chunked = expect_continue = False
+    expect_continue = False
+    codings: list[str] | None = None
     for name, value in fields:  # one pass, one set lookup for most fields
         if name not in _FRAMING_NAMES:
             continue
@@ -293,7 +305,10 @@ def _build_head(
         elif name == "content-type":
             content_types += 1
         elif name == "transfer-encoding":
-            chunked = True
+            # A list, possibly over several lines (RFC 9110 section 5.3).
+            if codings is None:
+                codings = []
+            codings += [item.strip(" \t").lower() for item in value.split(",")]
         elif name == "expect":
             # RFC 9110 section 10.1.1: ignored in an HTTP/1.0 request.
             expect_continue = expect_continue or (
@@ -309,8 +324,7 @@ def _build_head(
         raise ProtocolError("more than one Content-Length header", 400)
     if content_types > 1:
         raise ProtocolError("more than one Content-Type header", 400)
-    if chunked:
-        raise ProtocolError("Transfer-Encoding is not supported", 501)
+    chunked = codings is not None and _is_chunked(codings, lengths, version)
     if host is None:
         if version == "HTTP/1.1":
             raise ProtocolError("missing Host header", 400)
@@ -339,8 +353,28 @@ def _build_head(
             content_length,
             host,
             expect_continue,
+            chunked,
         ),
     )
+
+
+def _is_chunked(codings: list[str], lengths: int, version: str) -> bool:
+    """True for a body framed by chunked alone; else the ProtocolError for
+    an ambiguous or unsupported framing (RFC 9112 sections 6.1, 6.3)."""
+    if lengths:  # a classic request-smuggling signal
+        raise ProtocolError("both Content-Length and Transfer-Encoding", 400)
+    if version != "HTTP/1.1":  # RFC 9112 6.1: the framing is faulty
+        raise ProtocolError("Transfer-Encoding in an HTTP/1.0 request", 400)
+    codings = [coding for coding in codings if coding]  # empty list elements
+    if "chunked" in codings and codings[-1:] != ["chunked"]:
+        raise ProtocolError("chunked is not the last transfer coding", 400)
+    if codings.count("chunked") > 1:
+        raise ProtocolError("chunked applied more than once", 400)
+    if codings != ["chunked"]:
+        if not codings:
+            raise ProtocolError("empty Transfer-Encoding", 400)
+        raise ProtocolError("transfer coding not implemented", 501)
+    return True
 
 
 def plain_head(data: bytes, limits: Limits) -> tuple[RequestHead, bytes] | None:
@@ -498,6 +532,163 @@ class HeadParser:
                 self._buffer = bytearray()
                 self._head = head
                 return head
+
+
+#: A chunk-size line (the size in hex plus any chunk extensions) longer than
+#: this is a 400: a size needs at most 16 hex digits, clients send no
+#: extensions, and the decoder holds the line until its end has arrived.
+MAX_CHUNK_LINE_BYTES = 4 * 1024
+# chunk = chunk-size [ chunk-ext ] CRLF (RFC 9112 section 7.1.1);
+# chunk-ext = *( BWS ";" BWS name [ BWS "=" BWS ( token / quoted-string ) ] ).
+_CHUNK_LINE = re.compile(
+    rb"([0-9A-Fa-f]+)(?:[ \t]*;[ \t]*%s+(?:[ \t]*=[ \t]*(?:%s+|"
+    rb'"(?:[\t \x21\x23-\x5b\x5d-\x7e\x80-\xff]|\\[\t \x21-\x7e\x80-\xff])*"))?)*'
+    % (_TCHAR, _TCHAR)
+)
+# The decoder's states: the line it waits for, or chunk data.
+_SIZE_LINE, _DATA, _DATA_END, _TRAILER, _DONE = range(5)
+
+
+class ChunkedDecoder:
+    """Incremental decoder of one ``Transfer-Encoding: chunked`` request body
+    (RFC 9112 section 7.1), sans-IO like :class:`HeadParser`.
+
+    :meth:`feed` takes whatever bytes arrived and returns the body bytes
+    decoded from them (maybe ``b""``); :attr:`done` is true once the last
+    chunk and the trailer section have arrived, and bytes after them are in
+    :attr:`trailing`. Chunk extensions and trailer fields are checked for
+    syntax, then ignored (none is ever merged into the headers). Every
+    decision is made at a fixed byte position, so any split of the same
+    bytes gives the same body or the same error.
+
+    Raises :class:`ProtocolError`: 400 for a malformed body, 413 as soon as a
+    chunk size would take the body past ``limits.max_body_bytes``, 431 for a
+    trailer section over ``max_head_bytes`` or ``max_header_fields``.
+    """
+
+    def __init__(self, limits: Limits = Limits()) -> None:
+        self._limits = limits
+        self._state = _SIZE_LINE
+        self._line = bytearray()  # the line being received, CRLF included
+        self._left = 0  # chunk data still due
+        self._promised = 0  # the sizes of all chunks so far
+        self._trailer_bytes = 0
+        self._trailer_fields = 0
+        self._error: ProtocolError | None = None
+        #: Body bytes returned so far.
+        self.body_bytes = 0
+        #: Bytes received after the end of the chunked body.
+        self.trailing = b""
+
+    @property
+    def done(self) -> bool:
+        """Have the last chunk and the trailer section arrived?"""
+        return self._state == _DONE
+
+    def feed(self, data: bytes) -> bytes:
+        """Add ``data``; return the body bytes decoded from it.
+
+        After a ProtocolError every call raises the same error; after the
+        end of the body, RuntimeError (read :attr:`trailing` instead).
+        """
+        if self._error is not None:
+            raise self._error
+        if self._state == _DONE:
+            raise RuntimeError("the chunked body is complete; read .trailing")
+        try:
+            decoded = self._decode(data)
+        except ProtocolError as error:
+            self._error = error
+            self._line = bytearray()
+            raise
+        self.body_bytes += len(decoded)
+        return decoded
+
+    def eof(self) -> None:
+        """The client closed: ProtocolError (400) unless the body was whole."""
+        if self._state != _DONE and self._error is None:
+            raise ProtocolError("incomplete chunked body", 400)
+
+    def _decode(self, data: bytes) -> bytes:
+        view = memoryview(data)
+        pieces = []
+        position, end = 0, len(data)
+        while position < end:
+            if self._state == _DATA:
+                take = min(self._left, end - position)
+                pieces.append(view[position : position + take])
+                position += take
+                self._left -= take
+                if not self._left:
+                    self._state = _DATA_END
+                continue
+            position = self._take_line(data, position)
+            if self._state == _DONE:
+                self.trailing = data[position:]
+                break
+        return b"".join(pieces)
+
+    def _line_limit(self) -> int:
+        """The most content bytes (CRLF not counted) the current line may have."""
+        if self._state == _SIZE_LINE:
+            return MAX_CHUNK_LINE_BYTES
+        if self._state == _DATA_END:
+            return 0
+        return max(0, self._limits.max_head_bytes - self._trailer_bytes)
+
+    def _take_line(self, data: bytes, position: int) -> int:
+        """Add the bytes of the current line found from ``position`` on, act
+        on the line once it has ended; return where the next byte starts.
+        Only the first limit + 2 bytes of a line are ever looked at."""
+        line = self._line
+        room = self._line_limit() + 2 - len(line)
+        newline = data.find(b"\n", position, position + room)
+        if newline < 0:
+            line += data[position : position + room]
+            if len(line) == self._line_limit() + 2:
+                self._too_long()
+            return min(len(data), position + room)
+        line += data[position : newline + 1]
+        if len(line) < 2 or line[-2] != 0x0D:
+            raise ProtocolError("bare LF in a chunked body", 400)
+        content = bytes(line[:-2])
+        if b"\r" in content:
+            raise ProtocolError("bare CR in a chunked body", 400)
+        self._line = bytearray()
+        self._end_line(content)
+        return newline + 1
+
+    def _too_long(self) -> None:
+        if self._state == _SIZE_LINE:
+            raise ProtocolError("chunk size line too long", 400)
+        if self._state == _DATA_END:
+            raise ProtocolError("chunk data longer than its size", 400)
+        raise ProtocolError("trailer section too large", 431)
+
+    def _end_line(self, content: bytes) -> None:
+        state = self._state
+        if state == _SIZE_LINE:
+            match = _CHUNK_LINE.fullmatch(content)
+            if match is None:
+                raise ProtocolError("invalid chunk size line", 400)
+            size = int(match.group(1), 16)
+            self._promised += size
+            if self._promised > self._limits.max_body_bytes:
+                raise ProtocolError("request body too large", 413)
+            self._left = size
+            self._state = _DATA if size else _TRAILER
+        elif state == _DATA_END:
+            if content:
+                raise ProtocolError("chunk data longer than its size", 400)
+            self._state = _SIZE_LINE
+        elif not content:  # the blank line that ends the trailer section
+            self._state = _DONE
+        else:
+            self._trailer_fields += 1
+            if self._trailer_fields > self._limits.max_header_fields:
+                raise ProtocolError("too many trailer fields", 431)
+            self._trailer_bytes += len(content) + 2
+            _parse_field_line(content)  # checked, then ignored
 
 
 def parse_request_head(

@@ -5,10 +5,14 @@ so handlers and tests need no socket: ``kali.server`` builds one from the
 wire, ``kali.testing`` builds one in-process, and an app can call
 ``Request('GET', '/', 'HTTP/1.0', Bag())`` directly.
 
-The constructor parses the target and any form body at once and raises
-:class:`~kali.errors.ProtocolError` (a 4xx) on malformed input, so a handler
-never sees a half-understood request. It must not read sockets or write
-responses; the only response it makes is the redirect/404 of ``normalize``.
+The constructor parses the target at once and raises
+:class:`~kali.errors.ProtocolError` (a 4xx) for a malformed one. The form
+body is parsed when ``POST`` is first read, by kali's form rules and
+:class:`~kali.protocol.Limits`: that read raises the ProtocolError (400, 413)
+that the pipeline answers, and a handler that never reads it (a WSGI app
+under ``from_wsgi``, a proxy, a JSON route) gets the body as sent. It must
+not read sockets or write responses; the only response it makes is the
+redirect/404 of ``normalize``.
 """
 
 from __future__ import annotations
@@ -71,8 +75,8 @@ class Request:
 
     ``headers`` may be a Bag, a mapping or an iterable of pairs; names are
     lower-cased. ``payload`` may be bytes or a binary file object (read from
-    its current position). Raises ProtocolError for a malformed path, query or
-    form body.
+    its current position). Raises ProtocolError for a malformed path or
+    query; reading :attr:`POST` raises it for a malformed form body.
     """
 
     #: The Router that dispatched this request; it sets this before calling
@@ -137,6 +141,31 @@ class Request:
         else:
             self._payload_file = payload
             self._payload_start = payload.tell() if _is_seekable(payload) else 0
+        self._limits = limits or _DEFAULT_LIMITS
+        self._form: Bag | None = None  # parsed when POST is first read
+        self._form_error: ProtocolError | None = None
+
+    @property
+    def POST(self) -> Bag:
+        """The form fields of the body: ``str``, or ``FileUpload`` for file
+        parts (empty for a body that is not a form). Parsed on first access;
+        raises ProtocolError (400 malformed, 413 past the form limits), the
+        same one on every access."""
+        if self._form is None:
+            if self._form_error is not None:
+                raise self._form_error
+            try:
+                self._form = self._parse_form()
+            except ProtocolError as error:
+                self._form_error = error
+                raise
+        return self._form
+
+    @POST.setter
+    def POST(self, value: Bag) -> None:
+        self._form = value
+
+    def _parse_form(self) -> Bag:
         content_type = None
         if self._headers is not None:
             content_type = self._headers.single.get("content-type")
@@ -145,15 +174,18 @@ class Request:
                 if name == "content-type":
                     content_type = value
                     break
-        if content_type:
-            form_source: bytes | IO[bytes] = (
-                self._body if self._body is not None else payload  # type: ignore[assignment]
-            )
-            self.POST = Bag(
-                parse_form(content_type, form_source, limits or _DEFAULT_LIMITS)
-            )
+        if not content_type:
+            return Bag()
+        source: bytes | IO[bytes]
+        if self._body is not None:
+            source = self._body
         else:
-            self.POST = Bag()
+            stream = self._payload_file
+            assert stream is not None
+            if _is_seekable(stream):
+                stream.seek(self._payload_start)
+            source = stream
+        return Bag(parse_form(content_type, source, self._limits))
 
     @property
     def headers(self) -> Bag:
@@ -254,8 +286,8 @@ class Request:
         The server calls this once the response is sent; call it yourself for
         a Request you built with a file payload or uploads.
         """
-        if self.POST:  # uploads are FileUpload values with a close()
-            for _, value in self.POST.items():
+        if self._form:  # uploads are FileUpload values with a close()
+            for _, value in self._form.items():
                 closer = getattr(value, "close", None)
                 if closer is not None:
                     closer()

@@ -46,7 +46,7 @@ def client(tmp_path):
     @router.servlet("/echo")
     class Echo:
         def do_POST(self, request):
-            return "ok"
+            return str(len(request.POST))  # reading the form applies its limits
 
     return router
 

@@ -252,7 +252,7 @@ EXTRA_LINES = [
     ("X-Bad Name: v", BAD),
     ("No colon here", BAD),
     (" folded", BAD),
-    ("Transfer-Encoding: chunked", BAD),
+    ("Transfer-Encoding: chunked", VALID),  # the body is then sent chunked
     ("Content_Length: 5", BAD),
     ("X-Control: a\x01b", BAD),
 ]
@@ -315,6 +315,9 @@ def cross_site_verdict(
 ) -> int:
     """For a method other than GET/HEAD: is the request same-site?"""
     if origin is not None:  # the Origin decides; a Sec-Fetch-Site may too
+        same_origin = fetch_site and fetch_site[0].lower() == "same-origin"
+        if origin[0] == "null" and same_origin:
+            return fetch_site[1]  # Chromium's no-referrer form POST (issue 16.6)
         return worst(origin[1], EITHER if fetch_site and fetch_site[1] else VALID)
     return worst(*(part[1] for part in (fetch_site, referer) if part is not None))
 
@@ -392,9 +395,23 @@ def requests(draw: Any) -> Case:
     if content_type is not None:
         lines.append(f"Content-Type: {content_type[0]}")
         verdicts.append(content_type[1])
-    for line, verdict in draw(st.lists(mostly(EXTRA_LINES), max_size=2)):
+    extras = draw(st.lists(mostly(EXTRA_LINES), max_size=2))
+    for line, verdict in extras:
         lines.append(line)
         verdicts.append(verdict)
+    chunked = sum(line.startswith("Transfer-Encoding") for line, _ in extras)
+    if chunked:
+        # Chunked framing alone, from HTTP/1.1, is valid (RFC 9112 6.1);
+        # with Content-Length, twice, or from HTTP/1.0, a 400.
+        sized = any(line.startswith("Content-Length") for line in lines)
+        if chunked > 1 or sized or version != "HTTP/1.1":
+            verdicts.append(BAD)
+        encoded = (b"%x\r\n%s\r\n" % (len(body), body) if body else b"") + (
+            b"0\r\n\r\n"
+        )
+        cut = draw(st.integers(0, len(encoded)))
+        body = encoded[:cut]
+        short_body = short_body or cut < len(encoded)
 
     lines = draw(st.permutations(lines))
     head = "\r\n".join([f"{method} {target} {version}", *lines]) + "\r\n\r\n"

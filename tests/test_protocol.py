@@ -311,18 +311,53 @@ ERRORS = [
         b"POST / HTTP/1.0\r\nContent-Type: a/b\r\nContent-Type: c/d\r\n\r\n",
         400,
     ),
-    # Transfer-Encoding.
+    # Transfer-Encoding: chunked alone, from HTTP/1.1, is the only framing
+    # besides Content-Length (RFC 9112 sections 6.1, 6.3).
     (
-        "chunked",
-        b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n",
+        "chunked from HTTP/1.0",
+        b"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n",
+        400,
+    ),
+    (
+        "identity",
+        b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: identity\r\n\r\n",
         501,
     ),
-    ("identity", b"POST / HTTP/1.0\r\nTransfer-Encoding: identity\r\n\r\n", 501),
+    (
+        "gzip",
+        b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
+        501,
+    ),
+    ("identity 1.0", b"POST / HTTP/1.0\r\nTransfer-Encoding: identity\r\n\r\n", 400),
     (
         "TE and CL",
-        b"POST / HTTP/1.0\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n",
+        b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n"
+        b"Transfer-Encoding: chunked\r\n\r\n",
+        400,
+    ),
+    (
+        "chunked not last",
+        b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, gzip\r\n\r\n",
+        400,
+    ),
+    (
+        "chunked not last, two lines",
+        b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+        b"Transfer-Encoding: identity\r\n\r\n",
+        400,
+    ),
+    (
+        "chunked twice",
+        b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+        b"Transfer-Encoding: chunked\r\n\r\n",
+        400,
+    ),
+    (
+        "chunked with a parameter",
+        b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked;x=1\r\n\r\n",
         501,
     ),
+    ("empty TE", b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: \r\n\r\n", 400),
     (
         "Transfer_Encoding",
         b"POST / HTTP/1.0\r\nTransfer_Encoding: chunked\r\n\r\n",
@@ -340,9 +375,31 @@ def test_error(data, status, feed):
     assert status_of(data + BODY, feed) == status
 
 
-def test_transfer_encoding_message():
-    with pytest.raises(ProtocolError, match="Transfer-Encoding is not supported"):
+def test_transfer_encoding_messages():
+    with pytest.raises(ProtocolError, match="HTTP/1.0"):
         run(b"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n")
+    with pytest.raises(ProtocolError, match="not implemented"):
+        run(b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: br\r\n\r\n")
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["chunked", "Chunked", " chunked ", ", chunked", "chunked ,", "CHUNKED"],
+)
+@pytest.mark.parametrize("feed", FEEDS)
+def test_chunked_heads(value, feed):
+    data = (
+        b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: %s\r\n\r\n5\r\n"
+        % value.encode()
+    )
+    head, rest = run(data, feed)
+    assert head.chunked and head.content_length == 0
+    assert rest == b"5\r\n"
+
+
+def test_sized_heads_are_not_chunked():
+    head, _ = run(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nab")
+    assert not head.chunked and head.content_length == 2
 
 
 @pytest.mark.parametrize(

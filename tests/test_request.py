@@ -84,10 +84,17 @@ def test_urlencoded_post(content_type):
 
 
 @pytest.mark.parametrize("body", [b"name=%FF", b"name=\xff"])
-def test_non_utf8_form_is_400(body):
+def test_non_utf8_form_is_400_when_read(body):
+    request = make(
+        "/", "POST", [("content-type", "application/x-www-form-urlencoded")], body
+    )
+    assert request.body == body  # the body as sent, whatever its form rules
     with pytest.raises(ProtocolError) as info:
-        make("/", "POST", [("content-type", "application/x-www-form-urlencoded")], body)
+        request.POST.get("name")
     assert info.value.status == 400
+    with pytest.raises(ProtocolError) as again:  # the same error every time
+        request.POST.get("name")
+    assert again.value is info.value
 
 
 def multipart(boundary=b"XyZ"):
@@ -116,9 +123,38 @@ def test_multipart_post_from_bytes_and_from_a_file():
         assert request.body == multipart()
 
 
-def test_multipart_without_boundary_is_400():
-    with pytest.raises(ProtocolError):
-        make("/", "POST", [("content-type", "multipart/form-data")], b"x")
+def test_multipart_without_boundary_is_400_when_read():
+    request = make("/", "POST", [("content-type", "multipart/form-data")], b"x")
+    with pytest.raises(ProtocolError) as info:
+        request.POST.get("name")
+    assert info.value.status == 400
+
+
+def test_the_form_is_parsed_on_first_read_only():
+    headers = [("content-type", "application/x-www-form-urlencoded")]
+    request = make("/", "POST", headers, b"a=1&" * 1500)
+    assert request.body.count(b"a=1") == 1500  # no form limit on the body
+    with pytest.raises(ProtocolError) as info:
+        request.POST.get("name")
+    assert info.value.status == 413
+    request.close()  # closing never parses (nor raises)
+
+
+def test_a_spooled_form_is_read_after_the_body():
+    stream = io.BytesIO(b"skip" + multipart())
+    stream.read(4)
+    headers = [("content-type", "multipart/form-data; boundary=XyZ")]
+    with make("/", "POST", headers, stream) as request:
+        assert request.body == multipart()  # the body first, then the form
+        assert request.POST["title"] == "Café"
+        assert request.POST["doc"].content == b"\x00\x01\r\n--XyZnot"
+        assert request.body == multipart()  # and the body again
+
+
+def test_post_may_be_replaced():
+    request = make("/", "POST", [("content-type", "multipart/form-data")], b"x")
+    request.POST = Bag([("a", "1")])
+    assert request.POST["a"] == "1"
 
 
 def test_other_types_keep_the_body_and_json():

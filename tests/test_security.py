@@ -1,6 +1,12 @@
 import pytest
 
-from kali.security import SecurityPolicy, is_loopback, split_host
+from kali.response import Response
+from kali.security import (
+    SecurityPolicy,
+    is_loopback,
+    parse_host_entry,
+    split_host,
+)
 
 
 def policy(**options):
@@ -119,3 +125,158 @@ def test_helpers():
     assert split_host("[::1]:80") == ("[::1]", 80)
     assert split_host("a:1:2") is None
     assert split_host(":80") is None
+
+
+# -- Origin: null from a no-referrer page (issue 16.6) ----------------------------
+
+
+@pytest.mark.parametrize(
+    "fetch_site, ok",
+    [
+        ("same-origin", True),  # Chromium: a same-origin POST, no-referrer page
+        ("Same-Origin", True),
+        ("cross-site", False),
+        ("same-site", False),
+        ("none", False),
+        (None, False),  # null without the browser's word for it
+    ],
+)
+def test_null_origin_passes_only_when_the_browser_says_same_origin(fetch_site, ok):
+    headers = [("host", "localhost:8080"), ("origin", "null")]
+    if fetch_site is not None:
+        headers.append(("sec-fetch-site", fetch_site))
+    refusal = policy().check("POST", "/", headers)
+    assert (refusal is None) == ok
+    if not ok:
+        assert refusal.code == 403
+
+
+def test_null_origin_still_needs_an_allowed_host():
+    headers = [
+        ("host", "evil.example"),
+        ("origin", "null"),
+        ("sec-fetch-site", "same-origin"),
+    ]
+    assert policy().check("POST", "/", headers).code == 403
+
+
+# -- allowed_hosts with ports: forwarded access (issue 16.6) ----------------------
+
+
+@pytest.mark.parametrize(
+    "host, ok",
+    [
+        ("localhost:19000", True),  # ssh -L 19000:localhost:8080
+        ("LOCALHOST:19000", True),
+        ("localhost:8080", True),  # the server's own port still works
+        ("localhost:19001", False),
+        ("127.0.0.1:19000", False),  # only the pair named
+        ("box.test:2222", True),
+        ("box.test", False),  # the pair names a port; no port means 80
+        ("box.test:8080", False),
+        ("[::1]:19000", True),
+    ],
+)
+def test_allowed_hosts_may_name_a_port(host, ok):
+    forwarded = policy(
+        allowed_hosts=["localhost:19000", "box.test:2222", "[::1]:19000"]
+    )
+    assert (forwarded.check("GET", "/", [("host", host)]) is None) == ok
+
+
+def test_a_forwarded_port_is_a_same_origin_for_posts():
+    forwarded = policy(allowed_hosts=["localhost:19000"])
+    same = [("host", "localhost:19000"), ("origin", "http://localhost:19000")]
+    assert forwarded.check("POST", "/", same) is None
+    other = [("host", "localhost:19000"), ("origin", "http://localhost:19001")]
+    assert forwarded.check("POST", "/", other).code == 403
+    assert "http://localhost:19000" in forwarded.allowed_origins
+    assert "http://[localhost:19000]:8080" not in forwarded.allowed_origins
+
+
+def test_a_host_pair_on_the_default_port_matches_a_host_without_port():
+    default = policy(allowed_hosts=["app.test:80"])
+    assert default.check("GET", "/", [("host", "app.test")]) is None
+    assert default.check("GET", "/", [("host", "app.test:80")]) is None
+    post = [("host", "app.test"), ("origin", "http://app.test")]
+    assert default.check("POST", "/", post) is None
+
+
+def test_a_lan_bind_with_a_forwarded_pair_turns_the_host_check_on():
+    container = SecurityPolicy.for_server(
+        "0.0.0.0", 8080, allowed_hosts=["localhost:19000"]
+    )
+    assert container.check("GET", "/", [("host", "localhost:19000")]) is None
+    assert container.check("GET", "/", [("host", "evil.example:19000")]).code == 403
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        "localhost:abc",
+        "localhost:",
+        "localhost:0",
+        "localhost:70000",
+        "http://localhost:19000",
+        "localhost/x",
+        "*.example.com",
+        "a b",
+        " localhost",
+        "",
+        "[zz]:80",
+        "[::1",
+        "-bad-.example",
+        "host:1:2:x",
+        "a..b",
+    ],
+)
+def test_malformed_allowed_hosts_are_refused_when_made(entry):
+    with pytest.raises(ValueError, match="allowed host"):
+        policy(allowed_hosts=[entry])
+
+
+def test_allowed_hosts_must_be_a_list():
+    with pytest.raises(TypeError):
+        policy(allowed_hosts="localhost:19000")
+    with pytest.raises(TypeError):
+        policy(allowed_hosts=[19000])
+
+
+def test_parse_host_entry():
+    assert parse_host_entry("LocalHost:19000") == ("localhost", 19000)
+    assert parse_host_entry("myapp.test") == ("myapp.test", None)
+    assert parse_host_entry("::1") == ("[::1]", None)
+    assert parse_host_entry("[::1]:9") == ("[::1]", 9)
+    assert parse_host_entry("10.0.0.5:8000") == ("10.0.0.5", 8000)
+
+
+def test_check_host_is_the_host_check_alone():
+    guarded = policy(token=True)
+    assert guarded.check_host("/", [("host", "localhost:8080")]) is None
+    assert guarded.check_host("/", [("host", "evil.example")]).code == 403
+    assert guarded.check("OPTIONS", "/", [("host", "localhost:8080")]).code == 403
+
+
+@pytest.mark.browser
+def test_a_no_referrer_pages_form_post_passes_in_chromium(page, kali_server):
+    """Chromium sends a same-origin form POST from a no-referrer page with
+    ``Origin: null``; its ``Sec-Fetch-Site: same-origin`` lets it through."""
+    seen = []
+
+    def app(request):
+        if request.command == "POST":
+            seen.append(
+                (request.headers.get("origin"), request.headers.get("sec-fetch-site"))
+            )
+            return Response(f"<p id=saved>{request.POST['name']}</p>")
+        return Response(
+            '<form method="post" action="/save"><input name="name" value="Zoë">'
+            "</form>",
+            headers={"referrer-policy": "no-referrer"},
+        )
+
+    server = kali_server(app)
+    page.goto(server.url)
+    page.submit("form")
+    assert page.text("#saved") == "Zoë"
+    assert seen == [("null", "same-origin")]

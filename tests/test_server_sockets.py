@@ -310,18 +310,32 @@ BAD_REQUESTS = [
     (b"POST / HTTP/1.0\r\nContent-Length: -5\r\n\r\n", 400),
     (b"POST / HTTP/1.0\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\nx", 400),
     (
-        b"POST / HTTP/1.1\r\nHost: localhost\r\n"
-        b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
-        501,
-    ),
-    (
-        b"POST / HTTP/1.0\r\nContent-Type: application/x-www-form-urlencoded\r\n"
-        b"Content-Length: 3\r\n\r\na=\xff",
+        b"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
         400,
     ),
     (
-        b"POST / HTTP/1.0\r\nContent-Type: multipart/form-data; boundary=zz\r\n"
-        b"Content-Length: 9\r\n\r\n--zz\r\nab\r\n",
+        b"POST / HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\n"
+        b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+        400,
+    ),
+    (
+        b"POST / HTTP/1.1\r\nHost: localhost\r\n"
+        b"Transfer-Encoding: gzip\r\n\r\n0\r\n\r\n",
+        501,
+    ),
+    (
+        b"POST / HTTP/1.1\r\nHost: localhost\r\n"
+        b"Transfer-Encoding: chunked\r\n\r\n5\r\nabcdefg\r\n",
+        400,
+    ),
+    (
+        b"POST /echo HTTP/1.0\r\nContent-Type: application/x-www-form-urlencoded"
+        b"\r\nContent-Length: 3\r\n\r\na=\xff",
+        400,
+    ),
+    (
+        b"POST /echo HTTP/1.0\r\nContent-Type: multipart/form-data; boundary=zz"
+        b"\r\nContent-Length: 9\r\n\r\n--zz\r\nab\r\n",
         400,
     ),
     (b"GET /" + b"a" * 9000 + b" HTTP/1.0\r\n\r\n", 414),
