@@ -42,6 +42,7 @@ from .accesslog import redact
 from .connection import Timeouts
 from .handling import AppOptions, ErrorPage, Handler
 from .protocol import Limits
+from .security import cors_policy
 from .server import Server
 
 if TYPE_CHECKING:
@@ -254,6 +255,8 @@ def serve_http(
     commands: Any = False,
     app_id: str | InstanceLock | None = None,
     quit_when_closed: bool | float = False,
+    cors_origins: Iterable[str] = (),
+    cors_credentials: bool = False,
 ) -> None:
     """Serve ``handle`` to the local browser until a ``shut_down`` response.
 
@@ -266,6 +269,9 @@ def serve_http(
     :class:`Timeouts`, ``error_page(request, status, message)`` renders error
     pages, ``ssl_context`` serves HTTPS, and ``on_ready(server)`` is called once
     listening (``server.url``, ``server.every``, ``server.call_soon``...).
+    ``cors_origins`` invites pages of other origins (``"http://localhost:5173"``)
+    to call the app (CORS, ``kali.security.CorsPolicy``; ``cors_credentials``
+    lets them send cookies); ValueError for a malformed origin.
     ``port=0`` picks a free port. OSError from binding propagates before any
     browser opens.
 
@@ -297,7 +303,12 @@ def serve_http(
         limits=limits,
         timeouts=timeouts,
         ssl_context=ssl_context,
-        options=AppOptions(debug, error_page, logger or log),
+        options=AppOptions(
+            debug,
+            error_page,
+            logger or log,
+            cors=cors_policy(cors_origins, credentials=cors_credentials),
+        ),
     )
     instance = None
     owned = False  # made here: released here (a claimed one lives on)

@@ -339,3 +339,64 @@ def test_to_wsgi_with_cors_options():
     assert headers["access-control-allow-origin"] == DEV
     status, _ = wsgi_call(application, "DELETE", {"HTTP_ORIGIN": OTHER})
     assert status.startswith("403")
+
+
+def test_serve_http_takes_cors_origins_over_a_real_socket():
+    import http.client
+    import threading
+
+    from kali import serve_http
+
+    ready: list = []
+    started = threading.Event()
+
+    def on_ready(server):
+        ready.append(server)
+        started.set()
+
+    def app(request):
+        return Response.json({"ok": True})
+
+    thread = threading.Thread(
+        target=serve_http,
+        args=(app,),
+        kwargs={
+            "port": 0,
+            "start": None,
+            "on_ready": on_ready,
+            "cors_origins": ["http://127.0.0.1:5173"],
+        },
+        daemon=True,
+    )
+    thread.start()
+    assert started.wait(10)
+    server = ready[0]
+    try:
+        answers = {}
+        for origin in ("http://127.0.0.1:5173", "http://127.0.0.1:6000"):
+            connection = http.client.HTTPConnection(
+                "127.0.0.1", server.port, timeout=10
+            )
+            connection.request(
+                "OPTIONS",
+                "/data",
+                headers={
+                    "Origin": origin,
+                    "Access-Control-Request-Method": "PUT",
+                    "Host": f"127.0.0.1:{server.port}",
+                },
+            )
+            reply = connection.getresponse()
+            reply.read()
+            answers[origin] = (
+                reply.status,
+                reply.getheader("access-control-allow-origin"),
+            )
+            connection.close()
+        assert answers["http://127.0.0.1:5173"] == (204, "http://127.0.0.1:5173")
+        assert answers["http://127.0.0.1:6000"][1] is None
+        with pytest.raises(ValueError):
+            serve_http(app, port=0, start=None, cors_origins=["not an origin"])
+    finally:
+        server.stop()
+        thread.join(10)
