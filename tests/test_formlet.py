@@ -384,7 +384,7 @@ def test_an_upload_over_the_limit_is_a_field_error_and_other_fields_stay():
         "/up", data={"title": "Été"}, files={"file": ("a.bin", b"x" * 2000)}
     )
     assert page.status == 200
-    assert "file: is too large (at most 1 KB).\r\n" in page.text
+    assert "file: is too large (at most 1 KiB).\r\n" in page.text
     assert value_of(page.text, "title") == "Été"
 
 

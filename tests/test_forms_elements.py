@@ -428,17 +428,17 @@ def test_upload_an_empty_named_file_is_a_file():
 def test_upload_limits():
     big = FileUpload("a.png", "image/png", b"x" * 2048)
     assert Upload(max_bytes=2048).i2n(big) is big
-    with pytest.raises(ValidationError, match=r"too large \(at most 1 KB\)"):
+    with pytest.raises(ValidationError, match=r"too large \(at most 1 KiB\)"):
         Upload(max_bytes=1024).i2n(big)
     with pytest.raises(ValidationError, match="at most 10 bytes"):
         Upload(max_bytes=10).i2n(big)
-    with pytest.raises(ValidationError, match="at most 1.5 MB"):
+    with pytest.raises(ValidationError, match="at most 1.5 MiB"):
         Upload(max_bytes=3 << 19).i2n(FileUpload("a", "b/c", b"x" * (2 << 20)))
 
     class Huge:
         filename, content_type, size = "a.iso", "b/c", 3 << 30
 
-    with pytest.raises(ValidationError, match="at most 1 GB"):
+    with pytest.raises(ValidationError, match="at most 1 GiB"):
         Upload(max_bytes=1 << 30).i2n(Huge())
 
 
