@@ -1,14 +1,17 @@
 """WSGI both ways: a plain WSGI app inside kali, and kali under wsgiref.
 
 Run it with ``./demo.sh wsgi_demo``: kali serves a small Router with a plain
-WSGI application mounted at /legacy/, and reads commands from the terminal
-(type ``help``, ``visits`` or ``quit``). Run ``./demo.sh wsgi_demo --wsgiref``
-to serve the very same Router with the standard library's ``wsgiref``
-server instead, the way waitress or gunicorn would run it.
+WSGI application mounted at /legacy/ and a streaming one at /ticks/, and
+reads commands from the terminal (type ``help``, ``visits`` or ``quit``).
+Run ``./demo.sh wsgi_demo --wsgiref`` to serve the very same Router with the
+standard library's ``wsgiref`` server instead, the way waitress or gunicorn
+would run it. ``wsgiref`` checks no Host header; ``to_wsgi`` applies kali's
+own localhost checks, so a DNS-rebinding page gets 403 there too.
 """
 
 import logging
 import sys
+import time
 from wsgiref.simple_server import make_server
 
 from kali import Response, Router, Template, launch_arguments, run_app
@@ -28,6 +31,8 @@ PAGE = Template(
 <li><a href="/hello/World">/hello/World</a>: a kali function</li>
 <li><a href="/legacy/">/legacy/</a>: a plain WSGI application, mounted in the
 Router (it sees SCRIPT_NAME=/legacy)</li>
+<li><a href="/ticks/">/ticks/</a>: a WSGI application that streams, each line
+sent as soon as it is yielded</li>
 </ul>
 <p>Pages served so far: {visits}</p>
 </body></html>"""
@@ -48,6 +53,22 @@ def legacy_app(environ, start_response):
     return ["\n".join(lines).encode("utf-8")]
 
 
+def ticking_app(environ, start_response):
+    """A WSGI application that streams: kali sends each line when it is
+    yielded, so the browser shows them one by one. While it ticks, kali's
+    one thread is busy with it and other requests wait: a stream is for
+    something short (or server-sent events); long work goes to kali.jobs."""
+    start_response("200 OK", [("Content-Type", "text/plain; charset=utf-8")])
+
+    def lines():
+        for number in range(1, 4):
+            if number > 1:
+                time.sleep(0.2)
+            yield f"tick {number}\n".encode()
+
+    return lines()
+
+
 def make_app(server_name="kali"):
     """The Router, with the WSGI app mounted inside it, and its counter."""
     app = Router()
@@ -66,7 +87,17 @@ def make_app(server_name="kali"):
     # from_wsgi turns any WSGI application (Flask, Bottle...) into a kali
     # handler; mounted as a folder, its mount point becomes SCRIPT_NAME.
     app.delegate_folder("/legacy/", from_wsgi(legacy_app))
+    app.delegate_folder("/ticks/", from_wsgi(ticking_app))
     return app, visits
+
+
+def make_wsgi_application(server_name="wsgiref"):
+    """The Router as a WSGI application. to_wsgi applies kali's localhost
+    checks (the Host must be localhost or 127.0.0.1, cross-site POSTs get
+    403); behind a proxy, name the public host: to_wsgi(app,
+    allowed_hosts=["tasks.example.org"])."""
+    app, _ = make_app(server_name)
+    return to_wsgi(app)
 
 
 def make_commands(visits):
@@ -83,8 +114,7 @@ def make_commands(visits):
 
 def serve_with_wsgiref(port=8080):
     """The same Router under wsgiref: to_wsgi makes it a WSGI application."""
-    app, _ = make_app("wsgiref")
-    with make_server("127.0.0.1", port, to_wsgi(app)) as server:
+    with make_server("127.0.0.1", port, make_wsgi_application()) as server:
         print(f"Serving on http://127.0.0.1:{port}/ with wsgiref; Ctrl-C stops.")
         try:
             server.serve_forever()

@@ -152,6 +152,36 @@ def iter_chunks(body: Body, chunk_bytes: int = DEFAULT_CHUNK_BYTES) -> Iterator[
         yield b"".join(pending)
 
 
+def iter_stream_chunks(
+    stream: Body, chunk_bytes: int = DEFAULT_CHUNK_BYTES
+) -> Iterator[bytes]:
+    """Yield the items of ``stream`` flattened, each as soon as it is produced.
+
+    The pieces of one item (a nested iolist yielded at once) are coalesced
+    as :func:`iter_chunks` does, but nothing is held back waiting for the
+    next item: a server-sent event, a progress line or a row batch goes out
+    when its generator yields it. A list or tuple is all there already, so
+    it is coalesced whole, like a ``str``, ``bytes`` or ``dict`` stream or a
+    value that is not iterable.
+    """
+    if stream is None or isinstance(
+        stream, (str, bytes, bytearray, memoryview, dict, list, tuple)
+    ):
+        yield from iter_chunks(stream, chunk_bytes)
+        return
+    try:
+        items = iter(stream)
+    except TypeError:
+        yield from iter_chunks(stream, chunk_bytes)
+        return
+    for item in items:
+        if type(item) is bytes:  # WSGI bodies and most generators: as it is
+            if item:
+                yield item
+        else:
+            yield from iter_chunks(item, chunk_bytes)
+
+
 def flatten(body: Body) -> bytes:
     """The whole of ``body`` as one ``bytes`` value."""
     return b"".join(iter_bytes(body))

@@ -13,8 +13,9 @@ Bodies come in three kinds:
   generators run inside the server's error guard;
 * a file (``Response.file``), sent with ``socket.sendfile`` where possible
   and never read whole;
-* a stream (``Response.stream``), an iterable consumed while sending, with no
-  content-length: for exports too big to build first.
+* a stream (``Response.stream``), an iterable consumed while sending, each
+  item sent as soon as it is produced; it has a content-length only when
+  given one: for exports too big to build first, and for events.
 
 This module must not touch sockets: ``kali.server`` does the sending.
 """
@@ -34,7 +35,7 @@ from types import MappingProxyType
 from typing import IO, TYPE_CHECKING, Any, Protocol, Union
 
 from .disposition import content_disposition
-from .iolist import Body, escape, iter_chunks
+from .iolist import Body, escape, iter_chunks, iter_stream_chunks
 
 if TYPE_CHECKING:
     from .templates import Template
@@ -406,16 +407,27 @@ class Response:
                 yield block
         elif self._stream is not None:
             stream, self._stream = self._stream, None
-            yield from stream
+            if self._length is None:
+                yield from stream
+            else:
+                yield from _held_to_length(stream, self._length)
         else:
             yield from self._chunks
 
     def close(self) -> None:
-        """Release a file body; the server calls this after sending."""
+        """Release a file body, and close a stream's iterable (a generator
+        left half-way runs its ``finally``); the server calls this after
+        sending."""
         if self._file is not None and self._owns_file:
             self._file.close()
+        source, self._stream_source = self._stream_source, None
+        closer = getattr(source, "close", None)
+        if closer is not None:
+            closer()
 
     _owns_file = False
+    #: A stream body's iterable, closed by close().
+    _stream_source: object = None
 
     # -- changing headers after construction ---------------------------------
 
@@ -535,17 +547,38 @@ class Response:
         content_type: str = HTML_TYPE,
         code: int = 200,
         headers: Headers = None,
+        content_length: int | None = None,
     ) -> Response:
-        """A response whose body is produced while it is sent, with no
-        content-length (HTTP/1.0 ends it by closing the connection).
+        """A response whose body is produced while it is sent: each item of
+        ``chunks`` (any iolist) goes out as soon as the iterable yields it,
+        so a slow generator's first event is not held back by its next (a
+        list or tuple, all there already, goes out in coalesced blocks).
 
-        Use it only for big exports: an exception half-way through cannot
-        become an error page any more, so the browser gets a truncated body.
+        Without ``content_length`` the body has none (HTTP/1.0 ends it by
+        closing the connection). With it (the size known in advance: a
+        file, another server's answer), that length is sent and the body is
+        held to it: what goes past it is cut off, and a body that ends early
+        raises ValueError while being sent, so the server resets the
+        connection and the client sees a failure, not a short body that
+        looks complete. ``close()`` closes ``chunks`` if it can be closed.
+
+        An exception half-way through cannot become an error page any more:
+        the server resets the connection. A stream holds kali's one thread
+        until it ends; long work belongs in ``kali.jobs``.
         """
+        if content_length is not None and (
+            isinstance(content_length, bool)
+            or not isinstance(content_length, int)
+            or content_length < 0
+        ):
+            raise ValueError(
+                f"content_length must be an int >= 0 or None, not {content_length!r}"
+            )
         self = cls.__new__(cls)
         self._start(code, _with_type(headers, content_type), False)
-        self._stream = iter_chunks(chunks)
-        self._length = None
+        self._stream = iter_stream_chunks(chunks)
+        self._stream_source = chunks
+        self._length = content_length
         self._finish()
         return self
 
@@ -630,6 +663,30 @@ class Response:
             )
             detail = Response.TEMPLATE_QUIET_FAILURE()
         return Response.swear(request, detail)
+
+
+def _held_to_length(chunks: Iterator[bytes], length: int) -> Iterator[bytes]:
+    """A stream's chunks held to its declared ``length``: cut past it (and
+    logged), ValueError when the stream ends before it."""
+    remaining = length
+    if remaining:
+        for chunk in chunks:
+            if len(chunk) >= remaining:
+                if len(chunk) > remaining:
+                    log.warning(
+                        "A streamed body went past its content-length (%d);"
+                        " the rest is not sent.",
+                        length,
+                    )
+                yield chunk[:remaining]
+                return
+            remaining -= len(chunk)
+            yield chunk
+    if remaining:
+        raise ValueError(
+            f"The streamed body ended after {length - remaining} of its"
+            f" {length} bytes (content-length)."
+        )
 
 
 def _has_fileno(stream: IO[bytes]) -> bool:

@@ -2,7 +2,15 @@ import sqlite3
 
 import pytest
 
-from kali.iolist import Fragment, Markup, escape, flatten, iter_bytes, iter_chunks
+from kali.iolist import (
+    Fragment,
+    Markup,
+    escape,
+    flatten,
+    iter_bytes,
+    iter_chunks,
+    iter_stream_chunks,
+)
 
 
 @pytest.mark.parametrize(
@@ -50,6 +58,62 @@ def test_chunks_coalesce_small_pieces_and_pass_big_ones():
     assert chunks[0] == b"aaaaaaaa"
     assert b"B" * 100 in chunks
     assert all(len(c) >= 1 for c in chunks)
+
+
+def test_stream_chunks_never_wait_for_the_next_item():
+    asked = []
+
+    def items():
+        for number in range(3):
+            asked.append(number)
+            yield ["a"] * 5 + [str(number)]  # one item: its pieces coalesced
+
+    chunks = iter_stream_chunks(items(), chunk_bytes=4)
+    assert next(chunks) == b"aaaa" and asked == [0]
+    assert next(chunks) == b"a0" and asked == [0]  # the item's end: no waiting
+    assert next(chunks) == b"aaaa" and asked == [0, 1]
+
+
+@pytest.mark.parametrize(
+    "stream, expected",
+    [
+        ("text", [b"text"]),
+        (b"raw", [b"raw"]),
+        ({"k": "v"}, [b"k: v\r\n"]),
+        (None, [b"None"]),
+        (42, [b"42"]),
+        ([b"a", b"", "b", [b"c", "d"]], [b"abcd"]),  # all there: coalesced
+        (iter([b"a", b"", "b", [b"c", "d"]]), [b"a", b"b", b"cd"]),
+    ],
+)
+def test_stream_chunks_of_single_values_and_lists(stream, expected):
+    assert list(iter_stream_chunks(stream)) == expected
+
+
+def test_stream_chunks_hold_what_flatten_gives():
+    hypothesis = pytest.importorskip("hypothesis")
+    strategies = hypothesis.strategies
+    piece = strategies.one_of(
+        strategies.text(max_size=5), strategies.binary(max_size=5)
+    )
+    item = strategies.one_of(piece, strategies.lists(piece, max_size=4))
+
+    @hypothesis.given(strategies.lists(item, max_size=8), strategies.integers(1, 8))
+    def check(items, chunk_bytes):
+        chunks = list(iter_stream_chunks(iter(items), chunk_bytes))
+        assert b"".join(chunks) == flatten(items)
+        assert all(chunks)
+        # No chunk spans two items: every item's end is a chunk's end.
+        chunk_ends, position = {0}, 0
+        for chunk in chunks:
+            position += len(chunk)
+            chunk_ends.add(position)
+        position = 0
+        for one in items:
+            position += len(flatten(one))
+            assert position in chunk_ends
+
+    check()
 
 
 def test_iter_bytes_skips_empty_pieces():

@@ -470,12 +470,21 @@ class Recorder:
             self.closed += 1
 
 
-def test_streamed_wsgi_body_is_collected_and_closed():
+def test_generated_wsgi_body_is_sent_as_yielded_and_closed():
     app = Recorder([b"a", b"", b"bc", b"d"])
     answer = Client(from_wsgi(validator(app))).get("/")
     assert answer.status == 200 and answer.body == b"abcd"
-    assert answer.headers["content-length"] == "4"
+    assert "content-length" not in answer.headers  # as gunicorn: no length given
     assert app.closed == 1
+
+
+def test_max_buffer_bytes_collects_a_short_generated_body():
+    app = Recorder([b"a", b"", b"bc", b"d"])
+    answer = Client(from_wsgi(validator(app), max_buffer_bytes=100)).get("/")
+    assert answer.body == b"abcd" and answer.headers["content-length"] == "4"
+    assert app.closed == 1
+    with pytest.raises(ValueError):
+        from_wsgi(app, max_buffer_bytes=-1)
 
 
 def test_long_wsgi_body_is_streamed_while_the_app_produces_it():
@@ -496,11 +505,15 @@ def _request(method, target, headers=None):
 
 
 def test_wsgi_app_error_is_a_500_and_the_iterable_is_closed(caplog):
-    app = Recorder([b"a", b"b"], fail_at=1)
+    app = Recorder([b"a", b"b"], fail_at=0)  # before its first chunk
     with caplog.at_level(logging.ERROR, logger="kali"):
         answer = Client(from_wsgi(validator(app))).get("/")
     assert answer.status == 500 and b"failed half-way" not in answer.body
     assert app.closed == 1 and "failed half-way" in caplog.text
+    buffered = Recorder([b"a", b"b"], fail_at=1)  # within max_buffer_bytes
+    with caplog.at_level(logging.ERROR, logger="kali"):
+        answer = Client(from_wsgi(validator(buffered), max_buffer_bytes=10)).get("/")
+    assert answer.status == 500 and buffered.closed == 1
 
     def raises(environ, start_response):
         raise ValueError("at once")
@@ -536,8 +549,16 @@ def test_exc_info_after_the_body_started_reraises(caplog):
             start_response("500 Oops", [("Content-Type", "text/plain")], sys.exc_info())
         yield b"never"
 
+    # The head went out with b"half": the error can only end the body
+    # (the server then resets the connection).
+    response = from_wsgi(app)(_request("GET", "/"))
+    assert response.code == 200
+    with pytest.raises(KeyError):
+        b"".join(response.iter_body())
+    response.close()
+    # Held back by max_buffer_bytes, the head is not gone yet: a 500 page.
     with caplog.at_level(logging.ERROR, logger="kali"):
-        answer = Client(from_wsgi(app)).get("/")
+        answer = Client(from_wsgi(app, max_buffer_bytes=100)).get("/")
     assert answer.status == 500 and b"half" not in answer.body
     assert "KeyError" in caplog.text
 
@@ -565,9 +586,38 @@ def test_broken_wsgi_apps_are_a_500(app, caplog):
 
 
 def test_head_reaches_the_app_and_the_body_is_dropped():
-    answer = Client(from_wsgi(validator(echo_environ))).head("/")
-    assert answer.status == 200 and answer.body == b""
-    assert int(answer.headers["content-length"]) > 0
+    seen = []
+
+    def app(environ, start_response):
+        seen.append(environ["REQUEST_METHOD"])
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"twelve bytes"]  # a list: its length is known
+
+    answer = Client(from_wsgi(app)).head("/")
+    assert answer.status == 200 and answer.body == b"" and seen == ["HEAD"]
+    assert answer.headers["content-length"] == "12"
+
+
+def test_head_gives_the_length_the_app_declares():
+    # Flask and WhiteNoise answer HEAD with no body and the GET's length.
+    def app(environ, start_response):
+        start_response(
+            "200 OK", [("Content-Type", "text/html"), ("Content-Length", "444")]
+        )
+        return iter(()) if environ["REQUEST_METHOD"] == "HEAD" else [b"x" * 444]
+
+    client = Client(from_wsgi(validator(app)))
+    head = client.head("/")
+    assert head.status == 200 and head.body == b""
+    assert head.headers["content-length"] == "444"
+    assert client.get("/").headers["content-length"] == "444"
+    long = Recorder(
+        [b"z" * 1000] * 3,
+        headers=[("Content-Type", "text/plain"), ("Content-Length", "3000")],
+    )
+    response = from_wsgi(validator(long))(_request("HEAD", "/"))
+    assert response.content_length == 3000 and long.closed == 1
+    response.close()
 
 
 def test_write_callable_comes_before_the_iterable():
@@ -580,23 +630,67 @@ def test_write_callable_comes_before_the_iterable():
     assert answer.status == 201 and answer.body == b"first then"
 
 
-def test_hop_by_hop_and_content_length_are_kalis():
+def declaring(length, chunks):
+    """A WSGI app that declares Content-Length ``length`` and yields ``chunks``."""
+
     def app(environ, start_response):
         start_response(
             "200 OK",
             [
                 ("Content-Type", "text/plain"),
                 ("Connection", "keep-alive"),
-                ("Content-Length", "999"),
+                ("Content-Length", length),
                 ("X-App", "1"),
             ],
         )
-        return [b"four"]
+        return chunks() if callable(chunks) else chunks
+
+    return app
+
+
+def test_hop_by_hop_headers_are_kalis_and_content_length_is_the_apps():
+    answer = Client(from_wsgi(validator(declaring("4", [b"four"])))).get("/")
+    assert "connection" not in answer.headers
+    assert answer.headers["content-length"] == "4" and answer.body == b"four"
+    assert answer.headers["x-app"] == "1"
+
+
+def test_a_body_longer_than_its_content_length_is_cut(caplog):
+    with caplog.at_level(logging.WARNING, logger="kali"):
+        answer = Client(from_wsgi(validator(declaring("2", [b"four"])))).get("/")
+    assert answer.headers["content-length"] == "2" and answer.body == b"fo"
+    assert "past its content-length" in caplog.text
+
+
+@pytest.mark.parametrize(
+    "chunks",
+    [[b"four"], lambda: iter([b"fo", b"ur"])],
+    ids=["list", "generator"],
+)
+def test_a_body_shorter_than_its_content_length_fails(chunks):
+    # Sent, it makes the server reset the connection (test_wsgi_servers).
+    response = from_wsgi(declaring("999", chunks))(_request("GET", "/"))
+    assert response.content_length == 999
+    with pytest.raises(ValueError, match="ended after 4 of its 999 bytes"):
+        b"".join(response.iter_body())
+    response.close()
+
+
+@pytest.mark.parametrize("length", ["abc", "-1", "1 2"])
+def test_a_bad_content_length_from_the_app_is_a_500(length, caplog):
+    with caplog.at_level(logging.CRITICAL, logger="kali"):
+        answer = Client(from_wsgi(declaring(length, [b"four"]))).get("/")
+    assert answer.status == 500
+
+
+def test_no_content_answers_drop_the_declared_length():
+    def app(environ, start_response):
+        start_response("304 Not Modified", [("Content-Length", "1234")])
+        return [b""]
 
     answer = Client(from_wsgi(validator(app))).get("/")
-    assert "connection" not in answer.headers
-    assert answer.headers["content-length"] == "4"
-    assert answer.headers["x-app"] == "1"
+    assert answer.status == 304 and answer.body == b""
+    assert "content-length" not in answer.headers
 
 
 def test_wsgi_errors_go_to_the_kali_logger(caplog):
@@ -779,18 +873,27 @@ def test_wsgi_demo_example(wsgiref_server):
     assert "SCRIPT_NAME = '/legacy'" in legacy and "PATH_INFO   = '/x'" in legacy
     commands = demo.make_commands(visits)
     assert commands.get("visits").run("") == "2 pages served"
-    wsgiref_app, _ = demo.make_app("wsgiref")
-    port = wsgiref_server(validator(to_wsgi(wsgiref_app)))
+    port = wsgiref_server(validator(demo.make_wsgi_application()))
     assert b"served by <b>wsgiref</b>" in fetch(port)[2]
+    # wsgiref checks no Host: the demo's to_wsgi does (DNS rebinding).
+    assert fetch(port, headers={"Host": "evil.example"})[0] == 403
+    rebound = {"Host": f"evil.example:{port}", "Origin": f"http://evil.example:{port}"}
+    assert fetch(port, "POST", "/", body=b"x", headers=rebound)[0] == 403
+    ticks = client.get("/ticks/").text
+    assert ticks.startswith("tick 1\n") and ticks.endswith("tick 3\n")
 
 
-def test_failure_after_streaming_started_cuts_the_body_short(caplog):
+def test_failure_after_streaming_started_raises_from_the_body():
     app = Recorder([b"x" * 1000] * 5, fail_at=3)
     handler = from_wsgi(validator(app), max_buffer_bytes=1500)
     response = handler(_request("GET", "/"))
-    with caplog.at_level(logging.ERROR, logger="kali"):
-        assert response.body == b"x" * 3000
-    assert app.closed == 1 and "failed half-way" in caplog.text
+    sent = []
+    with pytest.raises(RuntimeError, match="failed half-way"):
+        for chunk in response.iter_body():
+            sent.append(chunk)
+    assert b"".join(sent) == b"x" * 3000
+    response.close()
+    assert app.closed == 1
 
 
 def test_streamed_wsgi_body_over_real_http(kali_wsgi_server):
@@ -808,3 +911,232 @@ def test_head_of_a_long_body_stops_the_app_and_closes_it():
     response = handler(_request("HEAD", "/"))
     assert app.closed == 1 and response.code == 200
     assert response.content_length is None and response.body == b""
+
+
+# -- streaming: sent when yielded, held to a declared length --------------------
+
+
+def test_each_yield_of_a_wsgi_app_is_sent_before_the_next_is_asked_for():
+    asked = []
+
+    def app(environ, start_response):
+        start_response("200 OK", [("Content-Type", "text/event-stream")])
+        for number in range(3):
+            asked.append(number)
+            yield f"data: {number}\n\n".encode()
+
+    response = from_wsgi(validator(app))(_request("GET", "/events"))
+    chunks = response.iter_body()
+    assert next(chunks) == b"data: 0\n\n" and asked == [0]
+    assert next(chunks) == b"data: 1\n\n" and asked == [0, 1]
+    assert list(chunks) == [b"data: 2\n\n"]
+    response.close()
+
+
+def test_a_kali_stream_sends_each_item_when_it_is_produced():
+    asked = []
+
+    def items():
+        for number in range(3):
+            asked.append(number)
+            yield ["<p>", str(number), "</p>\n"]  # one item: pieces coalesced
+
+    response = Response.stream(items())
+    chunks = response.iter_body()
+    assert next(chunks) == b"<p>0</p>\n" and asked == [0]
+    assert next(chunks) == b"<p>1</p>\n" and asked == [0, 1]
+    response.close()
+    assert list(chunks) == []
+
+
+class Closable:
+    """An iterable with a close() that counts its calls."""
+
+    def __init__(self, items):
+        self.items = items
+        self.closed = 0
+
+    def __iter__(self):
+        return iter(self.items)
+
+    def close(self):
+        self.closed += 1
+
+
+def test_a_stream_with_a_content_length_is_held_to_it(caplog):
+    exact = Response.stream([b"ab", "cd"], content_length=4)
+    assert exact.get_header("content-length") == "4" and exact.body == b"abcd"
+    with caplog.at_level(logging.WARNING, logger="kali"):
+        longer = Response.stream(Closable([b"ab", b"cdef", b"never"]), content_length=3)
+        assert longer.body == b"abc"
+    assert "past its content-length (3)" in caplog.text
+    shorter = Response.stream(iter([b"ab"]), content_length=3)
+    with pytest.raises(ValueError, match="ended after 2 of its 3 bytes"):
+        b"".join(shorter.iter_body())
+    assert Response.stream([], content_length=0).body == b""
+    for bad in (-1, 1.5, True, "3"):
+        with pytest.raises(ValueError):
+            Response.stream([], content_length=bad)
+
+
+def test_closing_a_stream_response_closes_its_iterable():
+    items = Closable([b"a", b"b"])
+    response = Response.stream(items)
+    assert next(response.iter_body()) == b"a"
+    response.close()
+    assert items.closed == 1
+    response.close()
+    assert items.closed == 1
+
+
+def test_a_long_generated_body_keeps_the_declared_length_over_real_http(
+    kali_wsgi_server,
+):
+    app = Recorder(
+        [b"w" * 100_000] * 30,
+        headers=[("Content-Type", "text/plain"), ("Content-Length", "3000000")],
+    )
+    server = kali_wsgi_server(validator(app))
+    status, headers, body = fetch(server.port)
+    assert status == 200 and headers["content-length"] == "3000000"
+    assert body == b"w" * 3_000_000 and app.closed == 1
+
+
+def test_a_failing_generated_body_resets_the_connection(kali_wsgi_server, caplog):
+    app = Recorder([b"v" * 100_000] * 30, fail_at=29)  # fails after 2.9 MB
+    server = kali_wsgi_server(app)
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    try:
+        with caplog.at_level(logging.CRITICAL, logger="kali"):
+            connection.request("GET", "/")
+            response = connection.getresponse()
+            with pytest.raises(ConnectionResetError):
+                response.read()
+    finally:
+        connection.close()
+
+
+# -- wsgi.file_wrapper: a file the app hands over ----------------------------------
+
+
+def file_app(path, *, offset=0, length=None, method="open"):
+    def app(environ, start_response):
+        headers = [("Content-Type", "application/octet-stream")]
+        if length is not None:
+            headers.append(("Content-Length", str(length)))
+        start_response("200 OK", headers)
+        if method == "memory":
+            source = io.BytesIO(path.read_bytes())
+        else:
+            source = open(path, "rb")  # noqa: SIM115 - closed through the wrapper
+        source.seek(offset)
+        return environ["wsgi.file_wrapper"](source, 1024)
+
+    return app
+
+
+@pytest.fixture
+def data_file(tmp_path):
+    path = tmp_path / "data.bin"
+    path.write_bytes(bytes(range(256)) * 40)  # 10240 bytes
+    return path
+
+
+def test_a_regular_file_from_the_file_wrapper_is_sent_as_a_file(data_file):
+    response = from_wsgi(file_app(data_file))(_request("GET", "/"))
+    span = response.file_span
+    assert span is not None and span[1:] == (0, 10240)
+    assert response.get_header("content-length") == "10240"
+    assert response.body == data_file.read_bytes()
+    response.close()
+    assert span[0].closed
+    part = from_wsgi(file_app(data_file, offset=1000, length=10))(_request("GET", "/"))
+    assert (
+        part.file_span[1:] == (1000, 10)
+        and part.body == data_file.read_bytes()[1000:1010]
+    )
+    part.close()
+    head = from_wsgi(file_app(data_file))(_request("HEAD", "/"))
+    assert head.content_length == 10240
+    head.close()
+
+
+def test_other_files_from_the_file_wrapper_are_read_in_blocks(data_file):
+    memory = from_wsgi(file_app(data_file, method="memory"))(_request("GET", "/"))
+    assert memory.file_span is None and memory.body == data_file.read_bytes()
+    memory.close()
+    # Declaring more than the file holds: sent, then the connection is reset.
+    over = from_wsgi(file_app(data_file, length=20000))(_request("GET", "/"))
+    assert over.file_span is None and over.content_length == 20000
+    with pytest.raises(ValueError, match="ended after 10240 of its 20000"):
+        b"".join(over.iter_body())
+    over.close()
+
+
+def test_the_file_wrapper_under_a_range_wrapper_seeks(data_file):
+    from kali.wsgi.handler import FileWrapper
+
+    with open(data_file, "rb") as file:
+        wrapper = FileWrapper(file, 100)
+        assert wrapper.seekable() and wrapper.seek(200) == 200
+        assert (
+            wrapper.tell() == 200
+            and next(iter(wrapper)) == data_file.read_bytes()[200:300]
+        )
+    assert not FileWrapper(object()).seekable()
+
+
+# -- to_wsgi: kali's localhost policy under any WSGI server --------------------------
+
+
+def test_to_wsgi_refuses_other_hosts_and_cross_site_posts_under_wsgiref(
+    wsgiref_server,
+):
+    port = wsgiref_server(validator(to_wsgi(make_kali_app())))
+    assert fetch(port, path="/hello/x")[0] == 200
+    assert fetch(port, path="/hello/x", headers={"Host": f"localhost:{port}"})[0] == 200
+    for host in ("evil.example", f"evil.example:{port}", f"127.0.0.1:{port + 1}"):
+        status, _, body = fetch(port, path="/hello/x", headers={"Host": host})
+        assert status == 403 and b"Hello" not in body
+    posted = {"Content-Type": "application/x-www-form-urlencoded"}
+    cross = {**posted, "Origin": "http://evil.example"}
+    assert fetch(port, "POST", "/echo", body=b"a=1", headers=cross)[0] == 403
+    same = {**posted, "Origin": f"http://127.0.0.1:{port}"}
+    assert fetch(port, "POST", "/echo", body=b"a=1", headers=same)[0] == 200
+
+
+def test_to_wsgi_host_allowlist_for_a_proxy():
+    public = {"HTTP_HOST": "app.example"}
+    default = to_wsgi(make_kali_app())
+    assert call(default, path="/hello/x", **public).code == 403
+    named = to_wsgi(make_kali_app(), allowed_hosts=["app.example"])
+    assert call(named, path="/hello/x", **public).code == 200
+    assert call(named, path="/hello/x", HTTP_HOST="other.example").code == 403
+    proxied = to_wsgi(make_kali_app(), allowed_hosts=None)  # the proxy checks
+    assert call(proxied, path="/hello/x", HTTP_HOST="other.example").code == 200
+    cross = {"Origin": "http://evil.example"}
+    assert call(proxied, "POST", "/echo", body=b"a=1", headers=cross).code == 403
+    off = to_wsgi(make_kali_app(), security=False)
+    assert call(off, path="/hello/x", HTTP_HOST="evil.example").code == 200
+    with pytest.raises(ValueError):
+        to_wsgi(make_kali_app(), allowed_hosts=["http://app.example/"])
+    with pytest.raises(TypeError):
+        to_wsgi(make_kali_app(), allowed_hosts="app.example")
+
+
+def test_a_body_complete_at_its_declared_length_is_sent_whole():
+    asked = []
+
+    def app(environ, start_response):
+        start_response(
+            "200 OK", [("Content-Type", "text/html"), ("Content-Length", "5")]
+        )
+        asked.append("page")
+        yield b"<p>5>"
+        asked.append("more")  # never reached: the length is all there
+        yield b"extra"
+
+    response = from_wsgi(app)(_request("GET", "/"))
+    assert response.chunks == [b"<p>5>"] and response.content_length == 5
+    assert asked == ["page"]
+    response.close()

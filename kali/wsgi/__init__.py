@@ -10,15 +10,18 @@ app under kali's loop.
 * :func:`from_wsgi` turns a WSGI application (Flask, Bottle...) into a kali
   handler, and :func:`serve_wsgi` serves one with ``serve_http``: one thread,
   the browser-safe loop and the localhost security checks, no thread per
-  request.
+  request. What the app yields is sent when it yields it, with the app's
+  Content-Length; a stream holds the one thread until it ends, so long work
+  belongs in ``kali.jobs``.
 
 ``kali.wsgi.application`` holds the first direction, ``kali.wsgi.handler``
-the second. Rules: this package translates between the WSGI environ and
-kali's Request and Response. It never touches sockets (the WSGI server or
+(the environ) and ``kali.wsgi.answer`` (the app's answer as a Response) the
+second. Rules: this package translates between the WSGI environ and kali's
+Request and Response. It never touches sockets (the WSGI server or
 ``kali.server`` does), and answers through the one request pipeline
 (``kali.handling.Pipeline``) instead of repeating any of its steps. This
 package face sits in the launch layer (``serve_wsgi`` is ``serve_http``);
-its two modules sit below the launch, beside the loop.
+its modules sit below the launch, beside the loop.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..launch import serve_http
+from .answer import FileWrapper
 from .application import (
     Environ,
     StartResponse,
@@ -37,6 +41,7 @@ from .handler import LogStream, WSGIHandler, from_wsgi, make_environ
 
 __all__ = [
     "Environ",
+    "FileWrapper",
     "LogStream",
     "StartResponse",
     "WSGIAdapter",

@@ -48,6 +48,11 @@ HOP_BY_HOP = frozenset(
 )
 #: Read request bodies from ``wsgi.input`` in blocks of this size.
 READ_BYTES = 64 * 1024
+#: to_wsgi's Host check allows the loopback names, as a server bound here.
+LOOPBACK = "127.0.0.1"
+#: Security policies kept per adapter, one per (port, scheme) seen; a server
+#: reporting ever new ports (none does) gets a fresh one each time instead.
+MAX_POLICIES = 8
 
 _DIGITS = re.compile(r"[0-9]+\Z")
 
@@ -236,14 +241,24 @@ class WSGIAdapter:
         limits: Limits | None = None,
         logger: logging.Logger | None = None,
         security: bool = True,
+        allowed_hosts: Iterable[str] | None = (),
         serialize: bool = True,
         options: AppOptions | None = None,
     ) -> None:
         options = app_options(
             options, debug=debug, error_page=error_page, logger=logger
         )
+        if isinstance(allowed_hosts, str):
+            raise TypeError("allowed_hosts must be a list of hosts, not one str")
         self.handler = handler
         self.security = security
+        #: The Host allowlist beyond the loopback names; None: no Host check.
+        self.allowed_hosts = None if allowed_hosts is None else tuple(allowed_hosts)
+        if security and self.allowed_hosts is not None:  # bad entries fail now
+            SecurityPolicy.for_server(LOOPBACK, 0, allowed_hosts=self.allowed_hosts)
+        # One policy per (port, scheme) the server reports: a server has one
+        # or two. Filled while serving; the GIL keeps its dict consistent.
+        self._policies: dict[tuple[int, str], SecurityPolicy] = {}
         self._lock: contextlib.AbstractContextManager[Any] = (
             threading.Lock() if serialize else contextlib.nullcontext()
         )
@@ -280,14 +295,24 @@ class WSGIAdapter:
             return Response(result, code=status)
 
     def _policy(self, environ: Environ) -> SecurityPolicy | None:
+        """kali's localhost policy for the server that gave ``environ``:
+        its port (``SERVER_PORT``) and scheme; None with ``security=False``."""
         if not self.security:
             return None
-        port = str(environ.get("SERVER_PORT") or "0")
-        return SecurityPolicy(
-            port=int(port) if _DIGITS.match(port) else 0,
-            allowed_hosts=None,  # the Host check is the deployment's job
-            scheme=str(environ.get("wsgi.url_scheme") or "http"),
-        )
+        port_text = str(environ.get("SERVER_PORT") or "0")
+        port = int(port_text) if _DIGITS.match(port_text) else 0
+        scheme = "https" if environ.get("wsgi.url_scheme") == "https" else "http"
+        policy = self._policies.get((port, scheme))
+        if policy is None:
+            if self.allowed_hosts is None:  # the proxy checks the Host
+                policy = SecurityPolicy(port=port, allowed_hosts=None, scheme=scheme)
+            else:
+                policy = SecurityPolicy.for_server(
+                    LOOPBACK, port, allowed_hosts=self.allowed_hosts, scheme=scheme
+                )
+            if len(self._policies) < MAX_POLICIES:
+                self._policies[port, scheme] = policy
+        return policy
 
     def _respond(self, environ: Environ) -> Answer:
         head = PlainHead(
@@ -339,6 +364,7 @@ def to_wsgi(
     limits: Limits | None = None,
     logger: logging.Logger | None = None,
     security: bool = True,
+    allowed_hosts: Iterable[str] | None = (),
     serialize: bool = True,
     options: AppOptions | None = None,
 ) -> WSGIAdapter:
@@ -347,10 +373,20 @@ def to_wsgi(
     ``debug``, ``error_page``, ``limits`` and ``logger`` mean what they mean
     for ``serve_http``: the handler runs inside the server's error boundary
     (HTTPError pages, 500 pages), bodies obey the size limits and big ones
-    are spooled to a temporary file. ``security=True`` keeps the cross-site
-    check (a POST whose Origin is not the Host it was sent to gets 403); the
-    Host allowlist is left to the WSGI server or proxy, which knows the
-    public name. ``serialize=True`` lets only one thread at a time into the
+    are spooled to a temporary file.
+
+    ``security=True`` applies kali's localhost policy, as ``serve_http``
+    does, whatever the WSGI server (``wsgiref`` checks nothing): the Host
+    header must name ``localhost``, ``127.0.0.1``, ``[::1]`` or an entry of
+    ``allowed_hosts`` (a name, or a ``name:port`` pair), with no port or the
+    server's own (``SERVER_PORT``), else 403 (DNS rebinding); and a POST (any
+    method but GET/HEAD) whose Origin or Referer is another site gets 403.
+    Behind a proxy, list the public name (``allowed_hosts=["app.example"]``)
+    or leave the Host check to the proxy with ``allowed_hosts=None`` (the
+    cross-site check stays); ``security=False`` turns both off. A malformed
+    entry is a ValueError here.
+
+    ``serialize=True`` lets only one thread at a time into the
     app (a kali app is written for one thread; most WSGI servers use several).
     ``options`` (a :class:`~kali.handling.AppOptions`) may stand for
     ``debug``, ``error_page`` and ``logger``.
@@ -366,6 +402,7 @@ def to_wsgi(
         limits=limits,
         logger=logger,
         security=security,
+        allowed_hosts=allowed_hosts,
         serialize=serialize,
         options=options,
     )

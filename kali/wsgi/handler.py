@@ -3,35 +3,32 @@
 The Request becomes an environ (``SCRIPT_NAME`` from the Router's mount
 point, ``wsgi.input`` holding exactly the body, ``wsgi.errors`` logging to
 the ``kali`` logger), the app's status, headers and body become a Response,
-and the app's iterable is always closed. Runs on kali's single server
-thread, so the app is never called concurrently. No sockets here.
+and the app's iterable is always closed (``kali.wsgi.answer`` makes the
+Response: what the app yields is sent when it yields it, with the app's
+Content-Length). Runs on kali's single server thread, so the app is never
+called concurrently. No sockets here.
 """
 
 from __future__ import annotations
 
 import io
 import logging
-import re
-from collections.abc import Callable, Iterable, Iterator
-from types import TracebackType
-from typing import IO, Optional
+from typing import IO
 
 from ..request import Request
-from ..response import HTML_TYPE, Response
+from ..response import Response
 from ..security import split_host
 from ..version import __version__
-from .application import HOP_BY_HOP, Environ, WSGIApplication
+from .answer import AppBody, Exchange, FileWrapper, answer
+from .application import Environ, WSGIApplication
 
 log = logging.getLogger("kali")
 
-ExcInfo = tuple[type[BaseException], BaseException, Optional[TracebackType]]
-
-#: from_wsgi keeps a response body in memory up to this size, so that an
-#: error half-way through can still become an error page; a longer body is
-#: streamed to the client while the app produces it.
-DEFAULT_BUFFER_BYTES = 1024 * 1024
-
-_STATUS = re.compile(r"([1-5][0-9][0-9]) [^\r\n]*\Z")
+#: from_wsgi sends a generated body as the app yields it (0 bytes held
+#: back), as gunicorn and waitress do: server-sent events and progress
+#: lines must not wait for a buffer to fill. A larger value holds that much
+#: back, so that an error within it can still become an error page.
+DEFAULT_BUFFER_BYTES = 0
 
 
 class LogStream(io.TextIOBase):
@@ -116,6 +113,7 @@ def make_environ(
         "wsgi.input": stream,
         "wsgi.input_terminated": True,
         "wsgi.errors": errors if errors is not None else LogStream(),
+        "wsgi.file_wrapper": FileWrapper,
         "wsgi.multithread": False,
         "wsgi.multiprocess": False,
         "wsgi.run_once": False,
@@ -143,80 +141,6 @@ def make_environ(
     return environ
 
 
-class _Exchange:
-    """One call of a WSGI app: start_response, write() and the body chunks,
-    with PEP 3333's rules on when the status may still change."""
-
-    def __init__(self) -> None:
-        self.status: str | None = None
-        self.headers: list[tuple[str, str]] = []
-        self.chunks: list[bytes] = []
-        self.headers_sent = False
-
-    def start_response(
-        self,
-        status: str,
-        headers: list[tuple[str, str]],
-        exc_info: ExcInfo | None = None,
-    ) -> Callable[[bytes], None]:
-        if exc_info is not None:
-            try:
-                if self.headers_sent:
-                    raise exc_info[1].with_traceback(exc_info[2])
-            finally:
-                exc_info = None  # PEP 3333: avoid a reference cycle
-        elif self.status is not None:
-            raise RuntimeError("start_response() called twice without exc_info")
-        if not isinstance(status, str) or not _STATUS.match(status):
-            raise ValueError(f"bad WSGI status {status!r}")
-        self.status = status
-        self.headers = [(str(name), str(value)) for name, value in headers]
-        return self.write
-
-    def write(self, data: bytes) -> None:
-        """The legacy ``write()`` callable: the data goes before the body."""
-        self.add(data)
-
-    def add(self, chunk: bytes) -> None:
-        if not isinstance(chunk, bytes):
-            raise TypeError(f"a WSGI body yielded {type(chunk).__name__}, not bytes")
-        if self.status is None:
-            raise RuntimeError("the WSGI app sent a body before start_response()")
-        if chunk:
-            self.headers_sent = True
-            self.chunks.append(chunk)
-
-    def take(self) -> list[bytes]:
-        chunks, self.chunks = self.chunks, []
-        return chunks
-
-    def response(self, stream: Iterable[bytes] | None = None) -> Response:
-        if self.status is None:
-            raise RuntimeError("the WSGI app returned without calling start_response()")
-        code = int(self.status[:3])
-        content_type: str | None = None
-        headers: list[tuple[str, str]] = []
-        for name, value in self.headers:
-            lower = name.lower()
-            if lower in HOP_BY_HOP or lower == "content-length":
-                continue  # kali frames the message itself
-            if lower == "content-type" and stream is not None:
-                content_type = value
-                continue
-            headers.append((name, value))
-        if stream is None:
-            return Response(self.take(), code=code, headers=headers)
-        return Response.stream(
-            stream, content_type=content_type or HTML_TYPE, code=code, headers=headers
-        )
-
-
-def _close(result: object) -> None:
-    closer = getattr(result, "close", None)
-    if closer is not None:
-        closer()
-
-
 class WSGIHandler:
     """A WSGI application as a kali handler; made by :func:`from_wsgi`."""
 
@@ -232,6 +156,14 @@ class WSGIHandler:
             raise ValueError(
                 f"url_scheme must be 'http' or 'https', not {url_scheme!r}"
             )
+        if (
+            isinstance(max_buffer_bytes, bool)
+            or not isinstance(max_buffer_bytes, int)
+            or max_buffer_bytes < 0
+        ):
+            raise ValueError(
+                f"max_buffer_bytes must be an int >= 0, not {max_buffer_bytes!r}"
+            )
         self.app = app
         self.url_scheme = url_scheme
         self.max_buffer_bytes = max_buffer_bytes
@@ -243,61 +175,23 @@ class WSGIHandler:
     def __call__(self, request: Request) -> Response:
         errors = LogStream(self.log)
         environ = make_environ(request, url_scheme=self.url_scheme, errors=errors)
-        exchange = _Exchange()
+        exchange = Exchange()
         try:
             result = self.app(environ, exchange.start_response)
         except BaseException:
             errors.flush()
             raise
-        streaming = False
+        body = AppBody(result, errors.flush)
         try:
-            size = sum(map(len, exchange.chunks))
-            iterator = iter(result)
-            for chunk in iterator:
-                exchange.add(chunk)
-                size += len(chunk)
-                if size > self.max_buffer_bytes:
-                    if request.command == "HEAD":  # no body to send: stop here
-                        exchange.take()
-                        return exchange.response(iter(()))
-                    rest = self._rest(exchange, iterator, result, errors)
-                    response = exchange.response(rest)
-                    streaming = True  # _rest closes the app's iterable now
-                    return response
-            return exchange.response()
-        finally:
-            if not streaming:
-                try:
-                    _close(result)
-                finally:
-                    errors.flush()
-
-    def _rest(
-        self,
-        exchange: _Exchange,
-        iterator: Iterator[bytes],
-        result: Iterable[bytes],
-        errors: LogStream,
-    ) -> Iterator[bytes]:
-        """The body of a streamed response: what was buffered, then the rest
-        as the app produces it; the app's iterable is closed at the end.
-
-        The status line is gone already, so an exception from the app can
-        only be logged and the body cut short.
-        """
-        try:
-            yield from exchange.take()
-            for chunk in iterator:
-                exchange.add(chunk)
-                yield from exchange.take()
-            yield from exchange.take()
-        except Exception:
-            self.log.exception("The WSGI app failed half-way through its body")
-        finally:
-            try:
-                _close(result)
-            finally:
-                errors.flush()
+            return answer(
+                exchange,
+                body,
+                head_only=request.command == "HEAD",
+                max_buffer_bytes=self.max_buffer_bytes,
+            )
+        except BaseException:
+            body.close()
+            raise
 
 
 def from_wsgi(
@@ -314,12 +208,21 @@ def from_wsgi(
     sees as ``wsgi.url_scheme`` ("https" when serving with an ssl_context);
     ``wsgi.errors`` goes to ``logger`` (default: the ``kali`` logger).
 
-    A body of up to ``max_buffer_bytes`` is collected before anything is sent,
-    so an exception in the app, even half-way through its body, is a 500 page;
-    a longer body is streamed as the app yields it, without Content-Length
-    (an error then truncates it). Status codes keep kali's reason phrases;
-    hop-by-hop headers and Content-Length are left to kali; a header value
-    with CR or LF is a 500 (Response refuses it).
+    The body goes out as the app yields it, as gunicorn and waitress do: a
+    route yielding server-sent events reaches the browser event by event.
+    The app's Content-Length is kept (HEAD included); a body that ends
+    before it, or an app that fails once its body has begun, makes the
+    server reset the connection, so the client sees a failure rather than a
+    short download that looks complete. A regular file returned through
+    ``wsgi.file_wrapper`` (Flask's ``send_file``) is sent with
+    ``os.sendfile``. ``max_buffer_bytes`` (default 0) holds up to that many
+    bytes of a generated body before sending, so that an error within them
+    is still a 500 page. Status codes keep kali's reason phrases; hop-by-hop
+    headers are left to kali; a header value with CR or LF is a 500.
+
+    A streaming response holds kali's single thread until it ends: other
+    requests wait. Long work belongs in ``kali.jobs``, with a page that
+    polls for its progress.
     """
     return WSGIHandler(
         app, url_scheme=url_scheme, max_buffer_bytes=max_buffer_bytes, logger=logger
