@@ -1321,3 +1321,47 @@ def test_an_attachment_is_on_the_disk_before_its_row_commits(book, monkeypatch):
     assert events.index("fsync file") < commit
     if os.name == "posix":
         assert events.index("fsync folder") < commit
+
+
+OPEN_TOGETHER = """
+import os, sys, time
+from pathlib import Path
+go = Path(sys.argv[1])
+while not go.exists():
+    time.sleep(0.001)
+from datebook.database import open_database
+open_database(Path(sys.argv[2])).close()
+print("opened")
+"""
+
+
+def test_processes_opening_a_new_datebook_at_once_all_succeed(tmp_path):
+    # gunicorn -w 2 on a first run: both workers create the same new file.
+    import sys
+
+    environment = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "examples")]),
+    }
+    for round_number in range(4):
+        go = tmp_path / f"go-{round_number}"
+        database = tmp_path / f"new-{round_number}.sqlite3"
+        processes = [
+            subprocess.Popen(
+                [sys.executable, "-c", OPEN_TOGETHER, str(go), str(database)],
+                env=environment,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(3)
+        ]
+        time.sleep(0.5)  # all three imported and waiting
+        go.touch()
+        for process in processes:
+            out, err = process.communicate(timeout=60)
+            assert process.returncode == 0 and out.strip() == "opened", err
+        with sqlite3.connect(database) as check:
+            names = {row[0] for row in check.execute("SELECT name FROM sqlite_master")}
+        check.close()
+        assert {"contact", "contact_search"} <= names

@@ -27,6 +27,7 @@ import calendar
 import dataclasses
 import datetime
 import json
+import sqlite3
 import time
 import unicodedata
 
@@ -180,16 +181,40 @@ def open_database(path):
     database = connect(path, check_same_thread=False)
     try:
         database.create_function("fold", 1, fold, deterministic=True)
-        database.executescript(SCHEMA)
-        add_sort_keys(database)
-        database.executescript(INDEXES)
-        for listing in (CONTACTS, APPOINTMENTS, TASKS):
-            listing.ensure_indexes(database)
-            listing.ensure_search_index(database)
+        # Several processes may open a new datebook at once (gunicorn -w 2):
+        # every step is idempotent, so one that lost a race to another
+        # process ("already exists", "locked") rolls back and tries again,
+        # and then finds the other's work in place.
+        deadline = time.monotonic() + SETUP_SECONDS
+        while True:
+            try:
+                set_up(database)
+                break
+            except sqlite3.OperationalError:
+                database.rollback()
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
     except BaseException:
         database.close()
         raise
     return database
+
+
+#: How long opening a datebook retries its setup while other processes set
+#: up the same new file.
+SETUP_SECONDS = 30.0
+
+
+def set_up(database):
+    """Create or bring up to date the tables, sort keys, indexes and search
+    indexes (each step does nothing when its work is there already)."""
+    database.executescript(SCHEMA)
+    add_sort_keys(database)
+    database.executescript(INDEXES)
+    for listing in (CONTACTS, APPOINTMENTS, TASKS):
+        listing.ensure_indexes(database)
+        listing.ensure_search_index(database)
 
 
 def add_sort_keys(database):
