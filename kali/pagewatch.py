@@ -188,9 +188,9 @@ def add_page_script(response: Response, request: Request | None = None) -> Respo
     if not _is_page(response):
         return response
     length = response.content_length
-    if length is None:
-        return response  # a stream: sent as it comes
     span = response.file_span
+    if length is None or (response.chunks is None and span is None):
+        return response  # a stream (with a length or not): sent as it comes
     if span is not None and length > MAX_FILE_BYTES:
         return response
     body = response.body

@@ -14,7 +14,8 @@ as the browser sent them, the headers without the hop-by-hop ones (RFC 9110
 from kali's spooled file in pieces. The answer's status and headers come back
 (hop-by-hop ones removed, a ``Location`` on the target rewritten under the
 prefix), and its body is streamed to the browser as it arrives
-(``Response.stream``: no ``content-length``; HTTP/1.0 ends it by closing).
+(``Response.stream``, with the other server's ``content-length`` when it
+gave one; without, HTTP/1.0 ends it by closing).
 
 **The loop waits for a proxied request.** kali serves one request at a time,
 so while the other server thinks, every other tab of the app waits too. So
@@ -317,8 +318,14 @@ class Proxy:
                 request, "", http.client.HTTPException(f"status {status}")
             )
         try:
+            # The other server's length, when it gave one (http.client has
+            # checked it): kept, and a body that falls short of it resets.
+            length = upstream.length if request.command != "HEAD" else None
             response = Response.stream(
-                self._body(connection, upstream, started), code=status, headers=headers
+                _Answer(self._body(connection, upstream, started), connection),
+                code=status,
+                headers=headers,
+                content_length=length,
             )
         except ValueError as error:  # a header kali will not send
             connection.close()
@@ -338,6 +345,8 @@ class Proxy:
                 piece = upstream.read1(CHUNK_BYTES)
                 if not piece:
                     return
+                if upstream.isclosed():  # all of a known length is in:
+                    connection.close()  # let go now, not when this is dropped
                 yield piece
                 if time.monotonic() - started > self.max_seconds:
                     raise TimeoutError(
@@ -360,6 +369,29 @@ class Proxy:
         if not path.startswith("/"):
             return location
         return self.mount_prefix(request).rstrip("/") + path
+
+
+class _Answer:
+    """The body of a proxied answer, closable before it was ever iterated
+    (an empty or HEAD answer): ``close()`` lets go of the other server's
+    connection whether or not the generator started."""
+
+    __slots__ = ("_pieces", "_connection")
+
+    def __init__(
+        self, pieces: Iterator[bytes], connection: http.client.HTTPConnection
+    ) -> None:
+        self._pieces = pieces
+        self._connection = connection
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self._pieces
+
+    def close(self) -> None:
+        close = getattr(self._pieces, "close", None)
+        if close is not None:
+            close()
+        self._connection.close()
 
 
 def _length(stream: IO[bytes]) -> int:

@@ -994,3 +994,9 @@ def test_a_browser_that_fails_is_only_logged(monkeypatch, caplog):
     monkeypatch.setattr(webbrowser, "open", lambda url: False)
     kali.launch.launch_browser("http://127.0.0.1:1/", background=False)
     assert "No browser found" in caplog.text
+
+
+def test_a_stream_with_a_length_is_not_read_into_memory_for_the_page_script():
+    pieces = (b"<html><body>part</body></html>" for _ in range(1))
+    streamed = Response.stream(pieces, content_length=30)
+    assert add_page_script(streamed) is streamed

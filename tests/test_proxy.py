@@ -55,6 +55,12 @@ class Upstream(http.server.BaseHTTPRequestHandler):
         elif self.path == "/base/hang":
             self.release.wait(30)
             self._reply(200, b"too late")
+        elif self.path == "/base/short":  # declares more than it sends
+            self.send_response(200)
+            self.send_header("content-length", "100000")
+            self.end_headers()
+            self.wfile.write(b"only this")
+            self.close_connection = True
         elif self.path == "/base/garbage":
             self.wfile.write(b"this is not HTTP\r\n\r\n")
             self.close_connection = True
@@ -172,7 +178,7 @@ def test_head_and_delete_pass_through(upstream):
 def test_a_10_mb_answer_is_streamed_back(upstream):
     answer = proxied(upstream).get("/api/big")
     assert answer.status == 200
-    assert "content-length" not in answer.headers  # a stream, not a buffer
+    assert answer.headers["content-length"] == str(BIG_BYTES)  # passed through
     assert len(answer.body) == BIG_BYTES
     assert answer.body == BIG_PATTERN[:BIG_BYTES]
 
@@ -223,7 +229,7 @@ def test_end_to_end_through_a_real_kali_server(upstream, kali_server):
     app.delegate_folder("/api/", Proxy(f"http://localhost:{port}/base"))
     server = kali_server(app)
     with urllib.request.urlopen(server.url + "api/big", timeout=30) as reply:
-        assert reply.headers.get("content-length") is None
+        assert reply.headers.get("content-length") == str(BIG_BYTES)
         received = hashlib.sha256()
         total = 0
         while piece := reply.read(1 << 20):
@@ -311,3 +317,16 @@ def test_a_proxy_failure_is_shown_by_the_apps_error_page(upstream):
     answer = Client(app, error_page=error_page).get("/api/hang")
     assert answer.status == 504
     assert answer.text.startswith("<p>custom 504: The server behind")
+
+
+def test_an_upstream_body_short_of_its_length_is_a_reset_not_a_clean_end(
+    upstream, kali_server
+):
+    port = upstream.server_address[1]
+    app = Router()
+    app.delegate_folder("/api/", Proxy(f"http://127.0.0.1:{port}/base"))
+    server = kali_server(app)
+    with urllib.request.urlopen(server.url + "api/short", timeout=30) as reply:
+        assert reply.headers.get("content-length") == "100000"
+        with pytest.raises((http.client.IncompleteRead, ConnectionError)):
+            reply.read()
