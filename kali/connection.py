@@ -2,22 +2,22 @@
 
 The loop (``kali.server``) binds and accepts; all that happens on one
 accepted socket happens in one :class:`Connection` (as in h11, but blocking):
-the TLS handshake, reading the head and body through the sans-IO parser of
-``kali.protocol``, handing them to the one request pipeline
-(``kali.handling.Pipeline``), sending the answer and closing.
+the TLS handshake, reading the head and body through the sans-IO parsers of
+``kali.protocol`` and ``kali.chunked`` (the read half, :class:`ClientReader`),
+handing them to the one request pipeline (``kali.handling.Pipeline``),
+sending the answer and closing (the send half, ``kali.sending.Sender``),
+then logging the request.
 
 :class:`~kali.timeouts.Timeouts` bound every wait. A connection with nothing
 to read at accept() is closed at once where TCP_DEFER_ACCEPT is on (it has
 been silent for the whole defer period), else after the first-packet
-timeout. The head must come within its deadline; the body and the answer
-may pause only so long and, after a grace period, must keep a minimum data
-rate (a :class:`~kali.timeouts.Pace`). A small answer goes out in one send()
-that never waits; more is sent by a loop of send() calls (files with
-``os.sendfile``) in which only progress resets the stall deadline. A client
-too slow to read its answer is aborted (a reset) and the answer logged as
-truncated; one too slow to send its request gets a 408 without a drain;
-after another early answer the connection is half-closed and drained, so
-the client sees the answer, not a reset.
+timeout. The head must come within its deadline; the body may pause only
+so long and, after a grace period, must keep a minimum data rate (a
+:class:`~kali.timeouts.Pace`); the answer is bound the same way in
+``kali.sending``. A client too slow to read its answer is aborted (a reset)
+and the answer logged as truncated; one too slow to send its request gets
+a 408 without a drain; after another early answer the connection is
+half-closed and drained, so the client sees the answer, not a reset.
 
 Rules: the app is reached only through the pipeline; no exception of any
 type leaves :meth:`Connection.serve` (it is logged once, answered with a 500
@@ -27,15 +27,8 @@ the listening socket, the scheduler or how the app was launched.
 
 from __future__ import annotations
 
-import io
-import itertools
 import logging
-import math
-import os
-import select
 import socket
-import struct
-import sys
 import tempfile
 import time
 from dataclasses import replace
@@ -44,10 +37,11 @@ from typing import IO, TYPE_CHECKING, Any, Protocol
 from .accesslog import access_line
 from .errors import ProtocolError
 from .handling import Pipeline, build_request
-from .protocol import ChunkedDecoder, HeadParser, Limits, RequestHead, plain_head
+from .protocol import HeadParser, Limits, RequestHead, plain_head
 from .request import Request
 from .response import Response
 from .security import SecurityPolicy
+from .sending import NO_WAIT, WOULD_WAIT, Sender, can_skip_waits, close_with_reset
 from .timeouts import Pace
 from .timeouts import Timeouts as Timeouts  # re-exported: its home until 0.1
 
@@ -56,47 +50,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("kali")
 
-MIB = 1024 * 1024
 RECV_BYTES = 64 * 1024
-#: A response this small always fits in a fresh socket's send buffer
-#: (Linux starts at 16 KiB), so sending it never waits for the client.
-SURE_SEND_BYTES = 16 * 1024
-#: A body up to this size goes out in the same write as the head.
-SMALL_BODY_BYTES = 256 * 1024
-#: One TLS write waits until all of it is taken (under the socket timeout):
-#: slices this small make each wait short, so progress resets the stall.
-TLS_SLICE_BYTES = 64 * 1024
-#: A file body without a file descriptor is read and sent in blocks this big.
-FILE_BLOCK_BYTES = 256 * 1024
-#: The most one os.sendfile() call is asked for (Linux moves < 2 GiB a call).
-SENDFILE_BYTES = 1 << 30
-#: The length of ``date_line()``: IMF-fixdate has a fixed width.
-DATE_LINE_BYTES = len("date: Sun, 06 Nov 1994 08:49:37 GMT\r\n")
-
-#: The flag for one call that never waits on a blocking socket; 0 where the
-#: platform has none (Windows), and then kali always waits with a timeout.
-NO_WAIT: int = getattr(socket, "MSG_DONTWAIT", 0)
-
-
-#: What a call with NO_WAIT raises when it would have had to wait.
-WOULD_WAIT = (BlockingIOError, InterruptedError)
-
-
-def can_skip_waits(client: socket.socket) -> bool:
-    """True when ``client`` may be read and written with :data:`NO_WAIT`:
-    a plain, blocking socket (not TLS, no timeout set), not on Windows.
-
-    With TCP_DEFER_ACCEPT a request is normally there at accept(): one recv()
-    replaces a timeout setup, a poll() and a recv(); and a small response
-    fits the fresh socket's buffer, so one send() does the same for sending.
-    """
-    return (
-        bool(NO_WAIT)
-        and type(client) is socket.socket
-        and (client.gettimeout() is None)
-    )
-
-
 _DEFAULT_LIMITS = Limits()
 _DEFAULT_TIMEOUTS = Timeouts()
 
@@ -280,6 +234,8 @@ class ClientReader:
         the same time bounds and size limit as a sized one (413 as soon as a
         chunk would take it past ``max_body_bytes``), spooled to a temporary
         file once it passes ``max_form_memory_bytes``."""
+        from .chunked import ChunkedDecoder  # on first use: few clients chunk a body
+
         timeouts = self.timeouts
         pace = Pace(timeouts.body_grace, timeouts.body_min_bytes_per_second)
         decoder = ChunkedDecoder(self.limits)
@@ -330,42 +286,6 @@ class ClientReader:
         )
 
 
-_date_cache: list[Any] = [0, b""]  # (second, "date: ...\r\n"): one format a second
-
-
-def date_line() -> bytes:
-    """The ``Date`` header line for now (RFC 9110 section 6.6.1, IMF-fixdate)."""
-    now = int(time.time())
-    if _date_cache[0] != now:
-        t = time.gmtime(now)  # names fixed in English, whatever the locale
-        day = "Mon Tue Wed Thu Fri Sat Sun".split()[t.tm_wday]
-        month = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split()[t.tm_mon - 1]
-        stamp = (
-            f"{day}, {t.tm_mday:02d} {month} {t.tm_year:04d} "
-            f"{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d} GMT"
-        )
-        _date_cache[:] = [now, f"date: {stamp}\r\n".encode("ascii")]
-    line: bytes = _date_cache[1]
-    return line
-
-
-def _set_nodelay(client: socket.socket) -> None:
-    try:
-        client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    except OSError:
-        pass
-
-
-def _reset(client: socket.socket) -> None:
-    """Close with a TCP reset (SO_LINGER with a zero timeout)."""
-    linger = struct.pack("HH" if sys.platform == "win32" else "ii", 1, 0)
-    try:
-        client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, linger)
-    except OSError:
-        pass
-    client.close()
-
-
 class ConnectionOwner(Protocol):
     """What a connection needs of the server that accepted it (``Server``)."""
 
@@ -376,13 +296,11 @@ class ConnectionOwner(Protocol):
     ssl_context: ssl.SSLContext | None
 
 
-class Connection(ClientReader):
+class Connection(ClientReader, Sender):
     """One accepted connection: reads its request (as a :class:`ClientReader`),
-    has the pipeline answer it, and sends the answer. ``serve()`` does it all
-    and never raises."""
-
-    #: The response's pace once sending it has to wait (None: not yet).
-    _pace: Pace | None = None
+    has the pipeline answer it, and sends the answer (as a
+    :class:`~kali.sending.Sender`). ``serve()`` does it all and never
+    raises."""
 
     def __init__(
         self,
@@ -433,7 +351,7 @@ class Connection(ClientReader):
                     pass
                 self._drain_and_close()
             else:
-                _reset(client)
+                close_with_reset(client)
             return False
         finally:
             if self.client.fileno() != -1:  # nothing to answer: a silent close
@@ -546,7 +464,7 @@ class Connection(ClientReader):
             response.close()
         # Close before logging: the client is waiting for our FIN.
         if cut:
-            _reset(client)  # abort: what the kernel still holds is dropped
+            close_with_reset(client)  # abort: what the kernel still holds is dropped
         elif complete:
             client.close()  # see _drain_and_close
         elif self.timed_out:
@@ -567,212 +485,6 @@ class Connection(ClientReader):
                 ),
             )
 
-    def _truncated(self, response: Response) -> tuple[int, int | None]:
-        """``(sent, length)`` of a response cut short: the body bytes handed
-        to the kernel, and the body's length."""
-        pace = self._pace
-        head_bytes = len(response.head) + DATE_LINE_BYTES
-        sent = max(0, pace.moved - head_bytes) if pace is not None else 0
-        return sent, response.content_length
-
-    def _send(self, response: Response, head_only: bool) -> None:
-        # RFC 9110 section 6.6.1: an origin server with a clock sends Date.
-        head = response.head
-        cut = head.index(b"\r\n") + 2
-        head = head[:cut] + date_line() + head[cut:]
-        chunks = None if head_only else response.chunks
-        if chunks and len(chunks) == 1 and len(chunks[0]) <= SMALL_BODY_BYTES:
-            self._send_first(head + chunks[0])  # most pages: one write
-            return
-        span = None if head_only else response.file_span
-        if head_only or span is not None:
-            self._send_first(head)
-            if span is not None and span[2]:
-                self._paced().moved = len(head)
-                self._send_file(*span)
-            return
-        rest = iter(chunks) if chunks is not None else response.iter_body()
-        first = next(rest, b"")
-        if len(first) <= SMALL_BODY_BYTES:
-            first = head + first  # most pages: one write
-        else:
-            rest = itertools.chain((first,), rest)
-            first = head
-        self._send_first(first)
-        more = next(rest, None)
-        if more is None:
-            return
-        # Several writes: each may wait for the client, and Nagle must not
-        # hold back the last small one.
-        self._paced().moved = len(first)  # whichever way it went out
-        _set_nodelay(self.client)
-        self._send_all(more)
-        for chunk in rest:
-            self._send_all(chunk)
-
-    def _send_first(self, data: bytes) -> None:
-        """The first write of a response. A fresh connection's send buffer
-        takes a small response whole: on a blocking socket it is tried once
-        without waiting, and the paced sending starts only if that fell
-        short; under a reading deadline still set, a small write keeps it."""
-        client = self.client
-        sent = 0
-        if can_skip_waits(client):  # send what fits now, if anything
-            try:
-                sent = client.send(data, NO_WAIT)
-            except WOULD_WAIT:
-                pass
-            if sent == len(data):
-                return
-        elif len(data) <= SURE_SEND_BYTES and client.gettimeout() is not None:
-            client.sendall(data)  # fits the fresh buffer: never waits
-            return
-        self._paced().moved = sent
-        self._send_all(memoryview(data)[sent:])
-
-    def _paced(self) -> Pace:
-        """The pace of this response, made when sending first has to wait."""
-        pace = self._pace
-        if pace is None:
-            timeouts = self.timeouts
-            pace = self._pace = Pace(
-                timeouts.send_grace, timeouts.send_min_bytes_per_second
-            )
-        return pace
-
-    def _send_all(self, data: bytes | memoryview) -> None:
-        """Send all of ``data`` by send() calls, each under a timeout: the
-        stall deadline, or less when the pace is due. Only progress resets
-        the stall; SendCut when the client is too slow."""
-        client = self.client
-        pace = self._paced()
-        stall = self.timeouts.send_stall
-        view = data if isinstance(data, memoryview) else memoryview(data)
-        size = len(view) if type(client) is socket.socket else TLS_SLICE_BYTES
-        clock = time.monotonic
-        while view:
-            wait = pace.allowance(stall)
-            if wait <= 0:
-                raise SendCut(pace.describe(stall, wait))
-            client.settimeout(wait)
-            begun = clock()
-            try:
-                sent = client.send(view[:size])
-            except socket.timeout:
-                pace.record(0, clock() - begun)
-                raise SendCut(pace.describe(stall, wait)) from None
-            pace.record(sent, clock() - begun)
-            view = view[sent:]
-
-    def _send_file(self, file: IO[bytes], offset: int, count: int) -> None:
-        """``count`` bytes of ``file`` from ``offset``: by os.sendfile where
-        there is one (not Windows, not TLS), else read and sent in blocks;
-        paced like every other send."""
-        if type(self.client) is socket.socket:
-            source = _file_number(file)
-            if source is not None and self._sendfile(source, offset, count):
-                return
-        file.seek(offset)
-        while count > 0:
-            block = file.read(min(FILE_BLOCK_BYTES, count))
-            if not block:
-                raise SendCut("the file ended before its length")
-            self._send_all(block)
-            count -= len(block)
-
-    def _sendfile(self, source: int, offset: int, count: int) -> bool:
-        """The loop of os.sendfile() calls on a non-blocking socket, waiting
-        for room with poll() under the pace; False, having sent nothing,
-        when the file cannot be sent this way (then it is read and sent)."""
-        if sys.platform == "win32":  # no os.sendfile
-            return False
-        client = self.client
-        pace = self._paced()
-        stall = self.timeouts.send_stall
-        client.settimeout(0.0)
-        target = client.fileno()
-        clock = time.monotonic
-        first = True
-        while count > 0:
-            try:
-                sent = os.sendfile(target, source, offset, min(count, SENDFILE_BYTES))
-            except BlockingIOError:
-                wait = pace.allowance(stall)
-                if wait <= 0:
-                    raise SendCut(pace.describe(stall, wait)) from None
-                begun = clock()
-                ready = _wait_writable(target, wait)
-                pace.record(0, clock() - begun)
-                if not ready:
-                    raise SendCut(pace.describe(stall, wait)) from None
-                continue
-            except OSError:
-                if first:  # not a file sendfile() takes: read and send it
-                    return False
-                raise
-            if not sent:
-                raise SendCut("the file ended before its length")
-            first = False
-            pace.record(sent, 0.0)
-            offset += sent
-            count -= sent
-        return True
-
-    def _close_without_waiting(self) -> None:
-        """Close after a 408: the client ran out of time, so nothing more is
-        waited for. What it sent meanwhile is read first (without waiting),
-        so that the close is a FIN, not a reset, whenever it can be."""
-        client = self.client
-        try:
-            client.shutdown(socket.SHUT_WR)
-            client.settimeout(0.0)
-            budget = self.timeouts.drain_bytes
-            while budget > 0:
-                data = client.recv(RECV_BYTES)
-                if not data:
-                    break
-                budget -= len(data)
-        except OSError:  # includes "would block": nothing more to read now
-            pass
-        finally:
-            client.close()
-
-    def _drain_and_close(self) -> None:
-        """Close after an early answer: half-close and drain first.
-
-        Closing a socket with unread input makes the kernel send a reset, and
-        a reset can destroy the response before the client reads it. (A
-        client whose whole request was read has nothing left to send: a
-        plain close is safe and cheapest.)
-        """
-        client = self.client
-        try:
-            client.shutdown(socket.SHUT_WR)
-        except OSError:
-            client.close()
-            return
-        try:
-            deadline = time.monotonic() + self.timeouts.drain_seconds
-            budget = self.timeouts.drain_bytes
-            while budget > 0:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    break
-                client.settimeout(min(remaining, 0.2))
-                data = client.recv(RECV_BYTES)
-                if not data:
-                    break
-                budget -= len(data)
-        except OSError:  # includes timeouts and "would block"
-            pass
-        finally:
-            client.close()
-
-
-class SendCut(OSError):
-    """The client took too long to take its answer: no progress for
-    ``send_stall``, or slower than the minimum rate after the grace."""
-
 
 def _has_data(client: socket.socket) -> bool:
     """Has something (or EOF: False) arrived on ``client``? Never waits."""
@@ -781,21 +493,3 @@ def _has_data(client: socket.socket) -> bool:
         return bool(client.recv(1, socket.MSG_PEEK))
     except OSError:  # includes "would block"
         return False
-
-
-def _file_number(file: IO[bytes]) -> int | None:
-    """The file descriptor of ``file``, or None (an in-memory file)."""
-    try:
-        return file.fileno()
-    except (OSError, AttributeError, ValueError, io.UnsupportedOperation):
-        return None
-
-
-def _wait_writable(target: int, seconds: float) -> bool:
-    """Wait up to ``seconds`` until socket ``target`` can take more (or has
-    failed: the next call then says how); False when time ran out."""
-    if sys.platform != "win32" and hasattr(select, "poll"):
-        poller = select.poll()
-        poller.register(target, select.POLLOUT)
-        return bool(poller.poll(max(1, math.ceil(seconds * 1000))))
-    return bool(select.select([], [target], [], seconds)[1])

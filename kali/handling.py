@@ -6,7 +6,7 @@ server loop (``kali.connection``), the in-process test client
 read_body)`` does every step in order, once, for all of them:
 
 1. the security check (``kali.security``): a refusal is the answer. With
-   a :class:`~kali.security.CorsPolicy` in the options, an invited
+   a :class:`~kali.cors.CorsPolicy` in the options, an invited
    origin's preflight is answered here (after the Host check alone), its
    other requests are checked without their cross-site evidence (the Host
    check and the token still apply), and every answer gets the CORS
@@ -36,14 +36,17 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import IO, Any, NamedTuple, Protocol, Union
+from typing import IO, TYPE_CHECKING, Any, NamedTuple, Protocol, Union
 
 from .errors import HTTPError, ProtocolError
 from .iolist import Body
 from .protocol import Limits
 from .request import Request
 from .response import Response
-from .security import CorsPolicy, SecurityPolicy
+from .security import SecurityPolicy
+
+if TYPE_CHECKING:  # a policy comes made: kali.cors loads only for an app using it
+    from .cors import CorsPolicy
 
 Handler = Callable[[Request], Union[Response, Body]]
 #: ``error_page(request_or_None, status, message)`` renders an error page.

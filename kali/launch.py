@@ -42,12 +42,12 @@ from .accesslog import redact
 from .connection import Timeouts
 from .handling import AppOptions, ErrorPage, Handler
 from .protocol import Limits
-from .security import cors_policy
 from .server import Server
 
 if TYPE_CHECKING:
     import ssl
 
+    from .cors import CorsPolicy
     from .desktop import InstanceLock
 
 __all__ = [
@@ -270,7 +270,7 @@ def serve_http(
     pages, ``ssl_context`` serves HTTPS, and ``on_ready(server)`` is called once
     listening (``server.url``, ``server.every``, ``server.call_soon``...).
     ``cors_origins`` invites pages of other origins (``"http://localhost:5173"``)
-    to call the app (CORS, ``kali.security.CorsPolicy``; ``cors_credentials``
+    to call the app (CORS, ``kali.cors.CorsPolicy``; ``cors_credentials``
     lets them send cookies); ValueError for a malformed origin.
     ``port=0`` picks a free port. OSError from binding propagates before any
     browser opens.
@@ -293,6 +293,11 @@ def serve_http(
             KEEP_RUNNING_VARIABLE,
         )
         quit_when_closed = False
+    cors: CorsPolicy | None = None  # the default: CORS off, kali.cors not loaded
+    if cors_origins != () or cors_credentials:
+        from .cors import cors_policy
+
+        cors = cors_policy(cors_origins, credentials=cors_credentials)
     server = Server(
         handle,
         port=port,
@@ -307,7 +312,7 @@ def serve_http(
             debug,
             error_page,
             logger or log,
-            cors=cors_policy(cors_origins, credentials=cors_credentials),
+            cors=cors,
         ),
     )
     instance = None

@@ -9,8 +9,8 @@ byte by byte without a network (the shape of h11's ``receive_data``).
 What it must not do:
 
 * read a body: the server reads exactly ``content_length`` bytes, or feeds
-  a chunked body through :class:`ChunkedDecoder`, starting with
-  :attr:`HeadParser.trailing`;
+  a chunked body through :class:`kali.chunked.ChunkedDecoder`, starting
+  with :attr:`HeadParser.trailing`;
 * echo request bytes in error messages (they end up in a page and a log);
 * give a different answer depending on how the bytes were split into
   chunks. Every check is decided at a fixed byte position, in the order the
@@ -27,7 +27,7 @@ Decisions beyond RFC 9112, for a single-threaded localhost server:
   with 400 as well: a local app has no server-wide options to report.
 * A request body is framed by ``Content-Length`` or by
   ``Transfer-Encoding: chunked`` alone, from an HTTP/1.1 client
-  (:class:`ChunkedDecoder` decodes it). Every ambiguous framing is refused
+  (``kali.chunked`` decodes it). Every ambiguous framing is refused
   (RFC 9112 sections 6.1 and 6.3): both headers (400), a Transfer-Encoding
   from an HTTP/1.0 client (400), chunked twice or not last (400), and any
   other coding (501: kali decodes none).
@@ -47,7 +47,6 @@ from .errors import ProtocolError
 
 __all__ = [
     "KNOWN_METHODS",
-    "ChunkedDecoder",
     "HeadParser",
     "HeaderFields",
     "Limits",
@@ -118,38 +117,42 @@ class RequestHead(NamedTuple):
     #: ``Expect: 100-continue`` was sent (RFC 9110 section 10.1.1).
     expect_continue: bool
     #: The body is framed by ``Transfer-Encoding: chunked`` (HTTP/1.1 only;
-    #: then ``content_length`` is 0): read it with :class:`ChunkedDecoder`.
+    #: then ``content_length`` is 0): read it with
+    #: :class:`kali.chunked.ChunkedDecoder`.
     chunked: bool = False
 
 
 _new_tuple = tuple.__new__
 
+# The patterns of the careful path (HeadParser, absolute-form targets,
+# Referer URLs) are kept as source and compiled on first use, by re's own
+# cache: most requests take the fast path and never need them.
+
 # RFC 9110 section 5.6.2: token = 1*tchar.
 _TCHAR = rb"[-!#$%&'*+.^_`|~0-9A-Za-z]"
-_TOKEN = re.compile(_TCHAR + rb"+")
-_TCHARS = re.compile(_TCHAR + rb"*")
+_TOKEN = _TCHAR + rb"+"
+_TCHARS = _TCHAR + rb"*"
 # The request-target may hold visible ASCII only (RFC 9112 section 3.2).
-_VCHARS = re.compile(rb"[\x21-\x7e]*")
+_VCHARS = rb"[\x21-\x7e]*"
 # The longest prefix of the line's remainder that can still become
 # HTTP-version = "HTTP/" DIGIT "." DIGIT (RFC 9112 section 2.3).
-_VERSION_PREFIX = re.compile(rb"H(?:T(?:T(?:P(?:/(?:[0-9](?:\.[0-9]?)?)?)?)?)?)?")
+_VERSION_PREFIX = rb"H(?:T(?:T(?:P(?:/(?:[0-9](?:\.[0-9]?)?)?)?)?)?)?"
 _VERSION_LENGTH = len(b"HTTP/1.1")
 _SUPPORTED_VERSIONS = ("HTTP/1.0", "HTTP/1.1")
 # absolute-form with an http(s) scheme; the authority ends at / ? or #.
-_ABSOLUTE_FORM = re.compile(rb"(?i:https?)://([^/?#]*)")
+_ABSOLUTE_FORM = rb"(?i:https?)://([^/?#]*)"
 # Field values: no CTL except HTAB, and no DEL (RFC 9110 section 5.5).
-_BAD_VALUE_BYTE = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
-_CR_OR_LF = re.compile(rb"[\r\n]")
+_BAD_VALUE_BYTE = rb"[\x00-\x08\x0a-\x1f\x7f]"
+_CR_OR_LF = rb"[\r\n]"
 # Host = uri-host [ ":" port ] (RFC 9110 section 7.2, RFC 3986 section 3.2.2).
 # No userinfo: RFC 9110 section 4.2.4 makes it an error in http(s) URIs.
-_HOST = re.compile(
-    rb"(?:\[[0-9A-Za-z:.%~_-]+\]|[-A-Za-z0-9._~!$&'()*+,;=%]*)(?::[0-9]*)?"
+# Matched on a value already decoded as Latin-1 (the classes are ASCII).
+_HOST_TEXT = re.compile(
+    r"(?:\[[0-9A-Za-z:.%~_-]+\]|[-A-Za-z0-9._~!$&'()*+,;=%]*)(?::[0-9]*)?"
 )
-# The same, for a Host value already decoded as Latin-1 (ASCII classes only).
-_HOST_TEXT = re.compile(_HOST.pattern.decode("ascii"))
 # A URL that names an origin: scheme "://" authority, then a path, query,
 # fragment or nothing (for Referer; RFC 3986 section 3).
-_URL_ORIGIN = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://([^/?#]*)(?:[/?#].*)?", re.S)
+_URL_ORIGIN = r"(?s)([A-Za-z][A-Za-z0-9+.-]*)://([^/?#]*)(?:[/?#].*)?"
 
 
 def is_valid_authority(authority: str) -> bool:
@@ -175,7 +178,7 @@ def is_valid_authority(authority: str) -> bool:
 def url_origin(url: str) -> tuple[str, str] | None:
     """``(scheme, authority)`` of an absolute URL such as a Referer, or None
     when it does not follow kali's grammar (so nothing else has to parse it)."""
-    match = _URL_ORIGIN.fullmatch(url.strip())
+    match = re.fullmatch(_URL_ORIGIN, url.strip())
     if match is None or not is_valid_authority(match.group(2)):
         return None
     return match.group(1).lower(), match.group(2).lower()
@@ -206,9 +209,9 @@ _PLAIN_HEAD = re.compile(
 )
 
 
-def _match_end(pattern: re.Pattern[bytes], data: bytes, start: int) -> int:
+def _match_end(pattern: bytes, data: bytes, start: int) -> int:
     """Where the match of ``pattern`` at ``start`` ends (``start`` if none)."""
-    match = pattern.match(data, start)
+    match = re.compile(pattern).match(data, start)
     return start if match is None else match.end()
 
 
@@ -243,7 +246,7 @@ def _check_request_line(line: bytes, complete: bool) -> tuple[str, str, str] | N
         raise ProtocolError("invalid request target", 400)
     target = line[target_start:target_end]
     if not target.startswith(b"/"):
-        absolute = _ABSOLUTE_FORM.match(target)
+        absolute = re.match(_ABSOLUTE_FORM, target)
         authority = absolute.group(1) if absolute else b""
         if not authority or not is_valid_authority(authority.decode("ascii")):
             raise ProtocolError("invalid request target", 400)
@@ -274,10 +277,10 @@ def _parse_field_line(line: bytes) -> tuple[str, str]:
     if name and name[-1] in b" \t":
         # RFC 9112 section 5.1: whitespace before the colon MUST get a 400.
         raise ProtocolError("whitespace before a header colon", 400)
-    if not _TOKEN.fullmatch(name):
+    if not re.fullmatch(_TOKEN, name):
         raise ProtocolError("invalid header name", 400)
     value = line[colon + 1 :].strip(b" \t")
-    if _BAD_VALUE_BYTE.search(value):
+    if re.search(_BAD_VALUE_BYTE, value):
         raise ProtocolError("control character in a header value", 400)
     return name.decode("ascii").lower(), value.decode("latin-1")
 
@@ -339,7 +342,7 @@ def _build_head(
             raise ProtocolError("request body too large", 413)
     # RFC 9112 section 3.2.2: the authority of an absolute-form target wins.
     if target[0] != "/":
-        absolute = _ABSOLUTE_FORM.match(target.encode("ascii"))
+        absolute = re.match(_ABSOLUTE_FORM, target.encode("ascii"))
         if absolute is not None:
             host = absolute.group(1).decode("ascii")
     # RequestHead(...) without its Python-level __new__ (what _make does).
@@ -495,7 +498,7 @@ class HeadParser:
             else:
                 # The blank line may start at max_head_bytes; nothing else may.
                 end = max(limits.max_head_bytes, start + 1)
-            match = _CR_OR_LF.search(buffer, self._scanned, end)
+            match = re.compile(_CR_OR_LF).search(buffer, self._scanned, end)
             if match is None:
                 if self._request_line is None:
                     _check_request_line(bytes(buffer[start:end]), complete=False)
@@ -532,163 +535,6 @@ class HeadParser:
                 self._buffer = bytearray()
                 self._head = head
                 return head
-
-
-#: A chunk-size line (the size in hex plus any chunk extensions) longer than
-#: this is a 400: a size needs at most 16 hex digits, clients send no
-#: extensions, and the decoder holds the line until its end has arrived.
-MAX_CHUNK_LINE_BYTES = 4 * 1024
-# chunk = chunk-size [ chunk-ext ] CRLF (RFC 9112 section 7.1.1);
-# chunk-ext = *( BWS ";" BWS name [ BWS "=" BWS ( token / quoted-string ) ] ).
-_CHUNK_LINE = re.compile(
-    rb"([0-9A-Fa-f]+)(?:[ \t]*;[ \t]*%s+(?:[ \t]*=[ \t]*(?:%s+|"
-    rb'"(?:[\t \x21\x23-\x5b\x5d-\x7e\x80-\xff]|\\[\t \x21-\x7e\x80-\xff])*"))?)*'
-    % (_TCHAR, _TCHAR)
-)
-# The decoder's states: the line it waits for, or chunk data.
-_SIZE_LINE, _DATA, _DATA_END, _TRAILER, _DONE = range(5)
-
-
-class ChunkedDecoder:
-    """Incremental decoder of one ``Transfer-Encoding: chunked`` request body
-    (RFC 9112 section 7.1), sans-IO like :class:`HeadParser`.
-
-    :meth:`feed` takes whatever bytes arrived and returns the body bytes
-    decoded from them (maybe ``b""``); :attr:`done` is true once the last
-    chunk and the trailer section have arrived, and bytes after them are in
-    :attr:`trailing`. Chunk extensions and trailer fields are checked for
-    syntax, then ignored (none is ever merged into the headers). Every
-    decision is made at a fixed byte position, so any split of the same
-    bytes gives the same body or the same error.
-
-    Raises :class:`ProtocolError`: 400 for a malformed body, 413 as soon as a
-    chunk size would take the body past ``limits.max_body_bytes``, 431 for a
-    trailer section over ``max_head_bytes`` or ``max_header_fields``.
-    """
-
-    def __init__(self, limits: Limits = Limits()) -> None:
-        self._limits = limits
-        self._state = _SIZE_LINE
-        self._line = bytearray()  # the line being received, CRLF included
-        self._left = 0  # chunk data still due
-        self._promised = 0  # the sizes of all chunks so far
-        self._trailer_bytes = 0
-        self._trailer_fields = 0
-        self._error: ProtocolError | None = None
-        #: Body bytes returned so far.
-        self.body_bytes = 0
-        #: Bytes received after the end of the chunked body.
-        self.trailing = b""
-
-    @property
-    def done(self) -> bool:
-        """Have the last chunk and the trailer section arrived?"""
-        return self._state == _DONE
-
-    def feed(self, data: bytes) -> bytes:
-        """Add ``data``; return the body bytes decoded from it.
-
-        After a ProtocolError every call raises the same error; after the
-        end of the body, RuntimeError (read :attr:`trailing` instead).
-        """
-        if self._error is not None:
-            raise self._error
-        if self._state == _DONE:
-            raise RuntimeError("the chunked body is complete; read .trailing")
-        try:
-            decoded = self._decode(data)
-        except ProtocolError as error:
-            self._error = error
-            self._line = bytearray()
-            raise
-        self.body_bytes += len(decoded)
-        return decoded
-
-    def eof(self) -> None:
-        """The client closed: ProtocolError (400) unless the body was whole."""
-        if self._state != _DONE and self._error is None:
-            raise ProtocolError("incomplete chunked body", 400)
-
-    def _decode(self, data: bytes) -> bytes:
-        view = memoryview(data)
-        pieces = []
-        position, end = 0, len(data)
-        while position < end:
-            if self._state == _DATA:
-                take = min(self._left, end - position)
-                pieces.append(view[position : position + take])
-                position += take
-                self._left -= take
-                if not self._left:
-                    self._state = _DATA_END
-                continue
-            position = self._take_line(data, position)
-            if self._state == _DONE:
-                self.trailing = data[position:]
-                break
-        return b"".join(pieces)
-
-    def _line_limit(self) -> int:
-        """The most content bytes (CRLF not counted) the current line may have."""
-        if self._state == _SIZE_LINE:
-            return MAX_CHUNK_LINE_BYTES
-        if self._state == _DATA_END:
-            return 0
-        return max(0, self._limits.max_head_bytes - self._trailer_bytes)
-
-    def _take_line(self, data: bytes, position: int) -> int:
-        """Add the bytes of the current line found from ``position`` on, act
-        on the line once it has ended; return where the next byte starts.
-        Only the first limit + 2 bytes of a line are ever looked at."""
-        line = self._line
-        room = self._line_limit() + 2 - len(line)
-        newline = data.find(b"\n", position, position + room)
-        if newline < 0:
-            line += data[position : position + room]
-            if len(line) == self._line_limit() + 2:
-                self._too_long()
-            return min(len(data), position + room)
-        line += data[position : newline + 1]
-        if len(line) < 2 or line[-2] != 0x0D:
-            raise ProtocolError("bare LF in a chunked body", 400)
-        content = bytes(line[:-2])
-        if b"\r" in content:
-            raise ProtocolError("bare CR in a chunked body", 400)
-        self._line = bytearray()
-        self._end_line(content)
-        return newline + 1
-
-    def _too_long(self) -> None:
-        if self._state == _SIZE_LINE:
-            raise ProtocolError("chunk size line too long", 400)
-        if self._state == _DATA_END:
-            raise ProtocolError("chunk data longer than its size", 400)
-        raise ProtocolError("trailer section too large", 431)
-
-    def _end_line(self, content: bytes) -> None:
-        state = self._state
-        if state == _SIZE_LINE:
-            match = _CHUNK_LINE.fullmatch(content)
-            if match is None:
-                raise ProtocolError("invalid chunk size line", 400)
-            size = int(match.group(1), 16)
-            self._promised += size
-            if self._promised > self._limits.max_body_bytes:
-                raise ProtocolError("request body too large", 413)
-            self._left = size
-            self._state = _DATA if size else _TRAILER
-        elif state == _DATA_END:
-            if content:
-                raise ProtocolError("chunk data longer than its size", 400)
-            self._state = _SIZE_LINE
-        elif not content:  # the blank line that ends the trailer section
-            self._state = _DONE
-        else:
-            self._trailer_fields += 1
-            if self._trailer_fields > self._limits.max_header_fields:
-                raise ProtocolError("too many trailer fields", 431)
-            self._trailer_bytes += len(content) + 2
-            _parse_field_line(content)  # checked, then ignored
 
 
 def parse_request_head(

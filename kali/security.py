@@ -14,8 +14,9 @@ except the token (see DESIGN.md, "Security for a localhost app"):
   carrying none of these headers (curl, scripts, tests) pass, and so does
   ``Origin: null`` with ``Sec-Fetch-Site: same-origin`` (Chromium's form
   POSTs from a page with ``Referrer-Policy: no-referrer``). Origins the app
-  invites with a :class:`CorsPolicy` pass too: ``kali.handling`` checks
-  their requests without the cross-site evidence, and adds the CORS headers.
+  invites with a :class:`kali.cors.CorsPolicy` pass too: ``kali.handling``
+  checks their requests without the cross-site evidence, and adds the CORS
+  headers.
 * **Launch token** (opt-in): a secret in the URL the browser is opened at,
   turned into an HttpOnly SameSite=Strict cookie; requests without it get
   403. This protects against *other local users* on a shared machine.
@@ -30,10 +31,8 @@ This module decides; it never reads sockets.
 
 from __future__ import annotations
 
-import hmac
 import ipaddress
 import re
-import secrets
 import urllib.parse
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -84,10 +83,10 @@ def split_host(value: str) -> tuple[str, int | None] | None:
     return name, int(rest[1:])
 
 
-# A DNS name or IPv4 address in an allowlist: dot-separated labels.
+# A DNS name or IPv4 address in an allowlist: dot-separated labels. Only
+# allowed_hosts entries are checked with it, at start: compiled on first use.
 _LABEL = r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?"
-_HOST_NAME = re.compile(rf"{_LABEL}(?:\.{_LABEL})*")
-_SCHEME = re.compile(r"[a-z][a-z0-9+.-]*")
+_HOST_NAME = rf"{_LABEL}(?:\.{_LABEL})*"
 
 
 def _default_port(scheme: str) -> int | None:
@@ -116,7 +115,7 @@ def parse_host_entry(entry: str) -> tuple[str, int | None]:
             ipaddress.IPv6Address(name[1:-1])
         except ValueError:
             raise ValueError(f"{problem} ({name} is not an IPv6 address)") from None
-    elif len(name) > 253 or not _HOST_NAME.fullmatch(name):
+    elif len(name) > 253 or not re.fullmatch(_HOST_NAME, name):
         raise ValueError(problem)
     if port is not None and not 0 < port < 65536:
         raise ValueError(f"{problem} (the port must be 1-65535)")
@@ -186,11 +185,13 @@ class SecurityPolicy:
             hosts = LOOPBACK_NAMES | extra | {host_literal(address)}
         else:
             hosts = None
-        secret = (
-            token
-            if isinstance(token, str)
-            else (secrets.token_urlsafe(32) if token else None)
-        )
+        secret: str | None = None
+        if isinstance(token, str):
+            secret = token
+        elif token:
+            import secrets  # only for the opt-in token (hashlib is slow to load)
+
+            secret = secrets.token_urlsafe(32)
         return cls(port=port, allowed_hosts=hosts, scheme=scheme, token=secret)
 
     @property
@@ -310,6 +311,8 @@ class SecurityPolicy:
         return True
 
     def _check_token(self, target: str, cookies: list[str]) -> Response | None:
+        import hmac  # only for the opt-in token (hashlib is slow to load)
+
         assert self.token is not None
         for header in cookies:
             for item in header.split(";"):
@@ -335,209 +338,3 @@ class SecurityPolicy:
         return Response.error_page(
             403, "Open this app with the link it printed when it started."
         )
-
-
-# -- CORS: cross-origin reads by invitation --------------------------------------
-
-#: Methods a preflight allows unless the app says otherwise: those a JSON API
-#: uses. (GET, HEAD and a form-like POST need no preflight at all.)
-CORS_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
-#: How long a browser may reuse a preflight's answer: 10 minutes, so a
-#: changed list takes effect soon (Chromium caps this at 2 hours anyway).
-CORS_MAX_AGE_SECONDS = 600
-_TOKEN = re.compile(r"[-!#$%&'*+.^_`|~0-9A-Za-z]+")
-# What only the browser's cross-site evidence carries; an invited origin's
-# request is checked without it, so that the Host check and token still apply.
-_CROSS_SITE_EVIDENCE = frozenset({"origin", "referer", "sec-fetch-site"})
-
-
-def parse_origin(origin: str) -> str:
-    """``origin`` as browsers serialise it (``scheme://host[:port]``, lower
-    case, no default port); ValueError for anything else (a path, a
-    trailing slash, ``null``, a wildcard other than ``"*"`` alone)."""
-    if not isinstance(origin, str):
-        raise TypeError(f"an origin must be a str, not {type(origin).__name__}")
-    scheme, separator, authority = origin.lower().partition("://")
-    problem = f"CORS origin {origin!r} is not scheme://host[:port]"
-    if not separator or not _SCHEME.fullmatch(scheme):
-        raise ValueError(problem)
-    if authority.endswith("/") and "/" not in authority[:-1]:
-        raise ValueError(f"{problem}: leave out the trailing slash")
-    if "@" in authority:
-        raise ValueError(problem)
-    try:
-        name, port = parse_host_entry(authority)
-    except ValueError:
-        raise ValueError(problem) from None
-    if port is None or port == _default_port(scheme):
-        return f"{scheme}://{name}"
-    return f"{scheme}://{name}:{port}"
-
-
-def _tokens(values: Iterable[str], what: str) -> tuple[str, ...]:
-    if isinstance(values, str):
-        raise TypeError(f"{what} must be a list of names, not one str")
-    names = tuple(values)
-    for name in names:
-        if not isinstance(name, str) or not _TOKEN.fullmatch(name):
-            raise ValueError(f"{what}: {name!r} is not a valid name")
-    return names
-
-
-@dataclass(frozen=True)
-class CorsPolicy:
-    """Which other origins may call this app from a browser (CORS), and how.
-
-    ``CorsPolicy(["http://localhost:5173"])`` invites a front-end dev server:
-    its preflights (``OPTIONS`` with ``Access-Control-Request-Method``) are
-    answered, its requests pass the cross-site check, and every answer to it
-    carries ``Access-Control-Allow-Origin`` with its origin and
-    ``Vary: Origin``. Any other origin gets nothing of the kind, and its
-    cross-site requests are still refused. ``["*"]`` invites every origin
-    (``Access-Control-Allow-Origin: *``), and then never with credentials.
-
-    ``credentials=True`` adds ``Access-Control-Allow-Credentials: true``
-    (the page may send its cookies with ``credentials: "include"``).
-    ``methods`` are those a preflight allows; ``allow_headers`` the request
-    headers it allows (None: whatever the preflight asks for);
-    ``expose_headers`` the response headers a page may read beyond the
-    simple ones; ``max_age_seconds`` how long a preflight's answer is kept.
-    ValueError or TypeError for anything malformed, when it is made.
-    """
-
-    origins: tuple[str, ...]
-    credentials: bool = False
-    methods: tuple[str, ...] = CORS_METHODS
-    allow_headers: tuple[str, ...] | None = None
-    expose_headers: tuple[str, ...] = ()
-    max_age_seconds: int = CORS_MAX_AGE_SECONDS
-
-    def __post_init__(self) -> None:
-        given = self.origins
-        if isinstance(given, str):
-            raise TypeError("CORS origins must be a list of origins, not one str")
-        origins = tuple(given)
-        if not origins:
-            raise ValueError("a CorsPolicy needs at least one origin")
-        if "*" in origins:
-            if len(origins) > 1:
-                raise ValueError('"*" invites every origin: give it alone')
-            if self.credentials:
-                raise ValueError(
-                    'CORS credentials are never allowed with origin "*": '
-                    "list the origins"
-                )
-        else:
-            origins = tuple(dict.fromkeys(parse_origin(origin) for origin in origins))
-        set_ = object.__setattr__  # a frozen dataclass normalises in __post_init__
-        set_(self, "origins", origins)
-        set_(self, "credentials", bool(self.credentials))
-        set_(self, "methods", _tokens(self.methods, "CORS methods"))
-        if self.allow_headers is not None:
-            names = _tokens(self.allow_headers, "CORS allow_headers")
-            set_(self, "allow_headers", tuple(name.lower() for name in names))
-        names = _tokens(self.expose_headers, "CORS expose_headers")
-        set_(self, "expose_headers", tuple(name.lower() for name in names))
-        age = self.max_age_seconds
-        if isinstance(age, bool) or not isinstance(age, int) or age < 0:
-            raise ValueError(f"CORS max_age_seconds must be an int >= 0: {age!r}")
-
-    @property
-    def is_open(self) -> bool:
-        """Does it invite every origin (``"*"``)?"""
-        return self.origins == ("*",)
-
-    def invited_origin(self, headers: Iterable[tuple[str, str]]) -> str | None:
-        """The request's ``Origin`` as listed here when it is invited, else None."""
-        for name, value in headers:
-            if name == "origin":
-                origin = value.strip().lower()
-                if self.is_open:
-                    return origin or None
-                return origin if origin in self.origins else None
-        return None
-
-    @staticmethod
-    def is_preflight(method: str, headers: Iterable[tuple[str, str]]) -> bool:
-        """Is this a CORS preflight (``OPTIONS`` asking for a method)?"""
-        return method == "OPTIONS" and any(
-            name == "access-control-request-method" for name, _ in headers
-        )
-
-    @staticmethod
-    def without_cross_site_evidence(
-        headers: Iterable[tuple[str, str]],
-    ) -> list[tuple[str, str]]:
-        """``headers`` without Origin, Referer and Sec-Fetch-Site: what the
-        security check sees of an invited origin's request."""
-        return [pair for pair in headers if pair[0] not in _CROSS_SITE_EVIDENCE]
-
-    def preflight(self, origin: str, headers: Iterable[tuple[str, str]]) -> Response:
-        """The 204 answer to an invited origin's preflight."""
-        requested = ""
-        private_network = False
-        for name, value in headers:
-            if name == "access-control-request-headers":
-                requested += "," + value
-            elif name == "access-control-request-private-network":
-                private_network = value.strip().lower() == "true"
-        if self.allow_headers is not None:
-            allowed = self.allow_headers
-        else:  # echo what was asked for, as far as it is header names
-            asked = (item.strip().lower() for item in requested.split(","))
-            allowed = tuple(dict.fromkeys(n for n in asked if _TOKEN.fullmatch(n)))
-        response = Response(b"", code=204)
-        self._allow(response, origin)
-        response.set_header("access-control-allow-methods", ", ".join(self.methods))
-        if allowed:
-            response.set_header("access-control-allow-headers", ", ".join(allowed))
-        response.set_header("access-control-max-age", str(self.max_age_seconds))
-        if private_network:  # Chromium's Private Network Access, for an invitee
-            response.set_header("access-control-allow-private-network", "true")
-        vary = "access-control-request-headers, access-control-request-method"
-        response.add_header("vary", vary if self.is_open else "origin, " + vary)
-        return response
-
-    def decorate(self, response: Response, origin: str | None) -> None:
-        """Add the CORS headers to ``response``, the answer to a request from
-        ``origin`` (None: from no invited origin, which gets ``Vary`` only)."""
-        if origin is not None:
-            self._allow(response, origin)
-            if self.expose_headers:
-                response.set_header(
-                    "access-control-expose-headers", ", ".join(self.expose_headers)
-                )
-        if not self.is_open and not _varies_by_origin(response):
-            # The answer depends on Origin: caches must key on it.
-            response.add_header("vary", "origin")
-
-    def _allow(self, response: Response, origin: str) -> None:
-        allowed = "*" if self.is_open else origin
-        response.set_header("access-control-allow-origin", allowed)
-        if self.credentials:
-            response.set_header("access-control-allow-credentials", "true")
-
-
-def _varies_by_origin(response: Response) -> bool:
-    for name, value in response.headers:
-        if name == "vary":
-            items = {item.strip().lower() for item in value.split(",")}
-            if "origin" in items or "*" in items:
-                return True
-    return False
-
-
-def cors_policy(
-    origins: Iterable[str] | None, *, credentials: bool = False
-) -> CorsPolicy | None:
-    """The :class:`CorsPolicy` for ``serve_http(cors_origins=...,
-    cors_credentials=...)``: None when no origin is given (CORS off).
-    ValueError for credentials without origins, or a malformed origin."""
-    if isinstance(origins, str):
-        raise TypeError("cors_origins must be a list of origins, not one str")
-    listed = tuple(origins or ())
-    if not listed:
-        if credentials:
-            raise ValueError("cors_credentials=True needs cors_origins")
-        return None
-    return CorsPolicy(listed, credentials=credentials)

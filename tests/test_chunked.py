@@ -13,8 +13,9 @@ import urllib.request
 
 import pytest
 
+from kali.chunked import MAX_CHUNK_LINE_BYTES, ChunkedDecoder
 from kali.errors import ProtocolError
-from kali.protocol import MAX_CHUNK_LINE_BYTES, ChunkedDecoder, Limits
+from kali.protocol import Limits
 from kali.response import Response
 from kali.server import Server, Timeouts
 from kali.wsgi import from_wsgi

@@ -15,8 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from kali.chunked import ChunkedDecoder
 from kali.errors import ProtocolError
-from kali.protocol import ChunkedDecoder, HeadParser
+from kali.protocol import HeadParser
 
 # The corpus travels with the tests (tests/corpus/README.md says whence).
 CORPUS = Path(__file__).resolve().parent / "corpus" / "gunicorn-invalid"

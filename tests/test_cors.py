@@ -8,9 +8,10 @@ import wsgiref.util
 
 import pytest
 
+from kali.cors import CorsPolicy, cors_policy, parse_origin
 from kali.handling import AppOptions, app_options
 from kali.response import Response
-from kali.security import CorsPolicy, SecurityPolicy, cors_policy, parse_origin
+from kali.security import SecurityPolicy
 from kali.testing import Client
 from kali.wsgi import to_wsgi
 

@@ -11,9 +11,9 @@ import json
 
 import pytest
 
+from kali.cors import CorsPolicy
 from kali.handling import AppOptions
 from kali.response import Response
-from kali.security import CorsPolicy
 
 pytestmark = pytest.mark.browser
 
