@@ -342,6 +342,20 @@ def test_to_wsgi_with_cors_options():
     assert status.startswith("403")
 
 
+def test_to_wsgi_takes_cors_origins_keywords():
+    application = to_wsgi(api, cors_origins=[DEV], debug=True)
+    status, headers = wsgi_call(
+        application,
+        "OPTIONS",
+        {"HTTP_ORIGIN": DEV, "HTTP_ACCESS_CONTROL_REQUEST_METHOD": "DELETE"},
+    )
+    assert status.startswith("204") and headers["access-control-allow-origin"] == DEV
+    status, _ = wsgi_call(application, "DELETE", {"HTTP_ORIGIN": OTHER})
+    assert status.startswith("403")
+    with pytest.raises(ValueError):
+        to_wsgi(api, cors_origins=["not an origin"])
+
+
 def test_serve_http_takes_cors_origins_over_a_real_socket():
     import http.client
     import threading

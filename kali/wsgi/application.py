@@ -367,6 +367,8 @@ def to_wsgi(
     allowed_hosts: Iterable[str] | None = (),
     serialize: bool = True,
     options: AppOptions | None = None,
+    cors_origins: Iterable[str] = (),
+    cors_credentials: bool = False,
 ) -> WSGIAdapter:
     """A WSGI application that answers with ``handler`` as ``serve_http`` would.
 
@@ -389,12 +391,24 @@ def to_wsgi(
     ``serialize=True`` lets only one thread at a time into the
     app (a kali app is written for one thread; most WSGI servers use several).
     ``options`` (a :class:`~kali.handling.AppOptions`) may stand for
-    ``debug``, ``error_page`` and ``logger``.
+    ``debug``, ``error_page`` and ``logger``. ``cors_origins`` and
+    ``cors_credentials`` invite other origins as in ``serve_http`` (CORS).
 
     The returned iterable must be closed (every WSGI server does): that
     releases the request's temporary files. HEAD answers carry no body; a
     ``shut_down`` response is ignored.
     """
+    if cors_origins or cors_credentials:
+        from ..cors import cors_policy
+
+        options = app_options(
+            options,
+            debug=debug,
+            error_page=error_page,
+            logger=logger,
+            cors=cors_policy(cors_origins, credentials=cors_credentials),
+        )
+        debug, error_page, logger = False, None, None
     return WSGIAdapter(
         handler,
         debug=debug,
