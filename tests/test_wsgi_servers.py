@@ -66,12 +66,15 @@ FORMS = 20
 CONTACT = {"email": "", "phone": "", "birthday": "", "notes": ""}
 
 
-def add_contacts(browser: Browser, count: int) -> tuple[set[str], str, str]:
-    """Fill in ``count`` new-contact forms; returns the worker ids seen, and
-    the last contact's path and name."""
+def add_contacts(
+    browser: Browser, count: int, first: int = 0
+) -> tuple[set[str], str, str]:
+    """Fill in ``count`` new-contact forms (people numbered from ``first``,
+    so that every name is new); returns the worker ids seen, and the last
+    contact's path and name."""
     workers: set[str] = set()
     path = name = ""
-    for number in range(count):
+    for number in range(first, first + count):
         status, _, form, headers = browser.request("/contacts/new")
         assert status == 200, form
         workers.add(headers["x-worker"])
@@ -142,7 +145,7 @@ def test_the_datebook_under_a_real_wsgi_server(server: str, tmp_path: Path) -> N
             # both have answered (in practice they take turns quickly).
             extra = 0
             while len(workers) < 2 and extra < 5:
-                more, path, name = add_contacts(browser, 10)
+                more, path, name = add_contacts(browser, 10, FORMS + 10 * extra)
                 workers |= more
                 extra += 1
             assert len(workers) == 2, f"one worker answered everything: {workers}"
